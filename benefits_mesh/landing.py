@@ -1,0 +1,153 @@
+"""Landing-zone file discovery and header checks (SPEC §1).
+
+The staging models read only the files of the interval being processed. This module finds those
+files, validates each header before DuckDB reads the body, and builds the ``read_csv`` call that
+maps the file's columns (any order, any case, surrounding spaces) onto the contract columns.
+Anything wrong with a file raises :class:`LandingFileError` naming the file (and line).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import logging
+from pathlib import Path
+
+from benefits_mesh.settings import data_dir
+from benefits_mesh.contract import COLUMNS
+
+BOM = b"\xef\xbb\xbf"
+
+
+class LandingFileError(ValueError):
+    """A delivery file that breaks the landing contract; the message names file and line."""
+
+    pass
+
+
+# A delivery file is a plain tuple (source, path, delivery_date, header, extra_columns): SQLMesh
+# serialises the code macros call into each model's snapshot, and plain data serialises cleanly.
+DeliveryFile = tuple[str, Path, dt.date, tuple[str, ...], tuple[str, ...]]
+
+
+def source_dir(source: str, root: Path | None = None) -> Path:
+    return (root or data_dir()) / "landing" / source
+
+
+def file_path(source: str, day: dt.date, root: Path | None = None) -> Path:
+    return source_dir(source, root) / f"{source}_{day.isoformat()}.csv"
+
+
+def days(start: dt.date, end: dt.date) -> list[dt.date]:
+    return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+
+
+def read_header(source: str, path: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Return (normalised header, extra columns) or raise LandingFileError."""
+    with open(path, "rb") as handle:
+        first = handle.readline()
+    if first.startswith(BOM):
+        first = first[len(BOM) :]
+    if not first.strip():
+        raise LandingFileError(f"{path}: line 1: no header row (the file is empty or starts blank)")
+    try:
+        text = first.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise LandingFileError(
+            f"{path}: line 1: bytes that are not UTF-8 (byte {exc.start + 1} of the header)"
+        ) from None
+    try:
+        fields = next(csv.reader([text.rstrip("\r\n")], strict=True))
+    except csv.Error as exc:
+        raise LandingFileError(f"{path}: line 1: malformed header ({exc})") from None
+    header = tuple(field.strip().lower() for field in fields)
+    contract = COLUMNS[source]
+    missing = [column for column in contract if column not in header]
+    if missing:
+        raise LandingFileError(
+            f"{path}: line 1: header lacks contract column(s) {', '.join(missing)} "
+            f"(found: {', '.join(header)})"
+        )
+    repeated = sorted({column for column in contract if header.count(column) > 1})
+    if repeated:
+        raise LandingFileError(f"{path}: line 1: header repeats column(s) {', '.join(repeated)}")
+    extra = tuple(column for column in header if column not in contract)
+    if extra:
+        logging.getLogger("benefits_mesh.landing").warning("%s: ignoring extra column(s) %s", path, ", ".join(extra))
+    return header, extra
+
+
+def delivery_files(
+    source: str, start: dt.date, end: dt.date, root: Path | None = None
+) -> list[DeliveryFile]:
+    """The source's delivery files dated within [start, end], headers checked."""
+    found = []
+    for day in days(start, end):
+        path = file_path(source, day, root)
+        if path.is_file():
+            header, extra = read_header(source, path)
+            found.append((source, path, day, header, extra))
+    return found
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def read_csv_sql(file: DeliveryFile) -> str:
+    """A SELECT over one file's data records: metadata columns then contract columns (VARCHAR).
+
+    The body is read by position (``header = false, skip = 1``) with the header checked above, so
+    column order and header spelling may vary between files. ``WITH ORDINALITY`` numbers the data
+    records from 1 in file order (completely empty lines are skipped by the reader, not numbered).
+    """
+    source, path, day, header, _ = file
+    columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(header)))
+    projections = ", ".join(f"r.c{header.index(column)} AS {column}" for column in COLUMNS[source])
+    return (
+        f"SELECT {_quote(path.name)} AS _source_file, "
+        f"CAST({_quote(day.isoformat())} AS DATE) AS _delivery_date, "
+        f"CAST(r.ordinality AS BIGINT) AS _row_number, {projections} "
+        f"FROM READ_CSV({_quote(path.as_posix())}, header = FALSE, skip = 1, "
+        f"auto_detect = FALSE, columns = {{{columns}}}, delim = ',', quote = '\"', "
+        f"escape = '\"', strict_mode = TRUE, null_padding = FALSE, encoding = 'utf-8') "
+        f"WITH ORDINALITY AS r"
+    )
+
+
+def empty_sql(source: str) -> str:
+    """The same relation as :func:`read_csv_sql` with no rows (days without files)."""
+    projections = ", ".join(f"CAST(NULL AS VARCHAR) AS {column}" for column in COLUMNS[source])
+    return (
+        "SELECT CAST(NULL AS VARCHAR) AS _source_file, CAST(NULL AS DATE) AS _delivery_date, "
+        f"CAST(NULL AS BIGINT) AS _row_number, {projections} WHERE FALSE"
+    )
+
+
+def landing_rows_sql(source: str, start: dt.date, end: dt.date) -> str:
+    """Every data record of the source's files delivered in [start, end], as one relation."""
+    if source not in COLUMNS:
+        raise LandingFileError(f"unknown source {source!r}; expected one of {', '.join(COLUMNS)}")
+    files = delivery_files(source, start, end)
+    parts = [read_csv_sql(file) for file in files] or [empty_sql(source)]
+    return "(" + " UNION ALL ".join(parts) + ")"
+
+
+def delivery_files_sql(start: dt.date, end: dt.date) -> str:
+    """One row per delivery file of every source dated within [start, end]."""
+    rows = []
+    for source in COLUMNS:
+        for _, path, day, _, extra in delivery_files(source, start, end):
+            rows.append(
+                f"SELECT {_quote(source)} AS source, {_quote(path.name)} AS source_file, "
+                f"CAST({_quote(day.isoformat())} AS DATE) AS delivery_date, "
+                f"{_quote(', '.join(extra))} AS extra_columns, "
+                f"CAST({path.stat().st_size} AS BIGINT) AS file_size_bytes"
+            )
+    if not rows:
+        rows.append(
+            "SELECT CAST(NULL AS VARCHAR) AS source, CAST(NULL AS VARCHAR) AS source_file, "
+            "CAST(NULL AS DATE) AS delivery_date, CAST(NULL AS VARCHAR) AS extra_columns, "
+            "CAST(NULL AS BIGINT) AS file_size_bytes WHERE FALSE"
+        )
+    return "(" + " UNION ALL ".join(rows) + ")"

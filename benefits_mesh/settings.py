@@ -1,0 +1,48 @@
+"""Configuration read from the environment, resolved the same way from any working directory.
+
+Every path-valued variable that is relative is resolved against the project root (the folder
+holding ``config.py``), never against the current directory, so ``sqlmesh -p <project>`` run
+from anywhere reads the same landing root and writes the same warehouse.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+
+#: First day of the bundled sample's deliveries (``data/``) is covered by this default.
+DEFAULT_START = "2026-01-01"
+DEFAULT_DATA_DIR = "data"
+DEFAULT_WAREHOUSE = ".warehouse/benefits.duckdb"
+
+
+def project_root() -> Path:
+    """The folder holding config.py and models/."""
+    return Path(__file__).resolve().parent.parent
+
+
+def _resolve(value: str) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (project_root() / path).resolve()
+
+
+def data_dir() -> Path:
+    """The landing root: ``BENEFITS_DATA_DIR`` (default ``data``)."""
+    return _resolve(os.environ.get("BENEFITS_DATA_DIR") or DEFAULT_DATA_DIR)
+
+
+def warehouse_path() -> Path:
+    """The DuckDB file: ``BENEFITS_WAREHOUSE`` (default ``.warehouse/benefits.duckdb``)."""
+    return _resolve(os.environ.get("BENEFITS_WAREHOUSE") or DEFAULT_WAREHOUSE)
+
+
+def start_date() -> str:
+    """First day of backfill: ``BENEFITS_START`` (ISO date, default covers the sample)."""
+    value = os.environ.get("BENEFITS_START") or DEFAULT_START
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise ValueError(f"BENEFITS_START must be an ISO date (YYYY-MM-DD), got {value!r}") from exc
+    return value

@@ -1,0 +1,42 @@
+"""SQLMesh project configuration for benefits-mesh.
+
+Python rather than YAML because SQLMesh resolves a relative DuckDB path against the current
+directory: computing absolute paths here (see benefits_mesh.settings) makes `sqlmesh -p <project>`
+behave the same from any directory. Everything is driven by environment variables:
+
+  BENEFITS_DATA_DIR   landing root (default: data)
+  BENEFITS_WAREHOUSE  DuckDB file (default: .warehouse/benefits.duckdb)
+  BENEFITS_START      first day of backfill (default: 2026-01-01, covers the bundled sample)
+"""
+
+from sqlmesh.core.config import (
+    Config,
+    DuckDBConnectionConfig,
+    GatewayConfig,
+    LinterConfig,
+    ModelDefaultsConfig,
+)
+
+from benefits_mesh import settings
+
+_warehouse = settings.warehouse_path()
+_warehouse.parent.mkdir(parents=True, exist_ok=True)
+
+config = Config(
+    gateways={
+        "local": GatewayConfig(
+            connection=DuckDBConnectionConfig(database=str(_warehouse)),
+        ),
+    },
+    default_gateway="local",
+    model_defaults=ModelDefaultsConfig(
+        dialect="duckdb",
+        start=settings.start_date(),
+        cron="@daily",
+    ),
+    linter=LinterConfig(
+        enabled=True,
+        rules=["ambiguousorinvalidcolumn", "invalidselectstarexpansion", "noambiguousprojections"],
+    ),
+    disable_anonymized_analytics=True,
+)

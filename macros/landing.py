@@ -1,0 +1,30 @@
+"""Macros that read the landing zone (SPEC §1); the logic lives in benefits_mesh.landing."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlglot import exp
+from sqlmesh import macro
+
+from benefits_mesh.landing import delivery_files_sql, landing_rows_sql
+
+
+def _date(value: exp.Expression) -> dt.date:
+    return dt.date.fromisoformat(value.name)
+
+
+@macro()
+def landing_rows(evaluator, source: exp.Expression, start_ds: exp.Expression, end_ds: exp.Expression):
+    """Raw records of one source's delivery files within the interval, all VARCHAR.
+
+    Columns: _source_file, _delivery_date, _row_number, then the source's contract columns.
+    Only the files named for the interval's days are opened, so a run's cost follows the new data.
+    """
+    return landing_rows_sql(source.name, _date(start_ds), _date(end_ds))
+
+
+@macro()
+def landing_files(evaluator, start_ds: exp.Expression, end_ds: exp.Expression):
+    """One row per delivery file (all sources) within the interval, headers checked."""
+    return delivery_files_sql(_date(start_ds), _date(end_ds))

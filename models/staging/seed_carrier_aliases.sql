@@ -1,0 +1,16 @@
+/* Carrier-name aliases (SPEC §2 plans): text-normalised, lower-cased alias -> canonical name. */
+MODEL (
+  name staging.seed_carrier_aliases,
+  kind SEED (
+    path '../../seeds/carrier_aliases.csv'
+  ),
+  grain (alias),
+  columns (
+    alias VARCHAR,
+    carrier_name VARCHAR
+  ),
+  audits (
+    unique_values(columns := (alias)),
+    not_null(columns := (alias, carrier_name))
+  )
+);

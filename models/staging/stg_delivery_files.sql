@@ -1,0 +1,21 @@
+/* One row per delivery file of every source, with the extra (ignored) header columns. */
+MODEL (
+  name staging.stg_delivery_files,
+  kind INCREMENTAL_BY_TIME_RANGE (
+    time_column delivery_date
+  ),
+  grain (source_file),
+  audits (
+    unique_values(columns := (source_file)),
+    not_null(columns := (source, source_file, delivery_date))
+  )
+);
+
+SELECT
+  f.source::TEXT AS source, /* employees | plans | claims */
+  f.source_file::TEXT AS source_file, /* file name */
+  f.extra_columns::TEXT AS extra_columns, /* header columns outside the contract, ignored */
+  f.file_size_bytes::BIGINT AS file_size_bytes,
+  f.delivery_date::DATE AS delivery_date, /* date in the file name */
+  CURRENT_TIMESTAMP::TIMESTAMP AS _loaded_at
+FROM @landing_files(@start_ds, @end_ds) AS f
