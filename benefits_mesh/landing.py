@@ -102,14 +102,18 @@ def read_csv_sql(file: DeliveryFile) -> str:
     records from 1 in file order (completely empty lines are skipped by the reader, not numbered).
     """
     source, path, day, header, _ = file
-    columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(header)))
+    # `columns` must be a STRUCT. It is built with JSON_TRANSFORM from a string rather than
+    # written as a {'c0': 'VARCHAR'} literal: SQLMesh rewrites struct literals into invalid SQL
+    # when it inlines this query into the EMBEDDED consumer (sqlmesh 0.236.4).
+    spec = "{" + ", ".join(f'"c{i}": "VARCHAR"' for i in range(len(header))) + "}"
+    columns = f"JSON_TRANSFORM({_quote(spec)}, {_quote(spec)})"
     projections = ", ".join(f"r.c{header.index(column)} AS {column}" for column in COLUMNS[source])
     return (
         f"SELECT {_quote(path.name)} AS _source_file, "
         f"CAST({_quote(day.isoformat())} AS DATE) AS _delivery_date, "
         f"CAST(r.ordinality AS BIGINT) AS _row_number, {projections} "
         f"FROM READ_CSV({_quote(path.as_posix())}, header = FALSE, skip = 1, "
-        f"auto_detect = FALSE, columns = {{{columns}}}, delim = ',', quote = '\"', "
+        f"auto_detect = FALSE, columns = {columns}, delim = ',', quote = '\"', "
         f"escape = '\"', strict_mode = TRUE, null_padding = FALSE, encoding = 'utf-8') "
         f"WITH ORDINALITY AS r"
     )

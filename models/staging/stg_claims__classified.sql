@@ -25,7 +25,7 @@ WITH landed AS (
     l.claim_type,
     l.service_date,
     l.amount
-  FROM @landing_rows('claims', @start_ds, @end_ds) AS l
+  FROM staging.stg_claims__landed AS l
 ), numbered_copies AS (
   /* Order of work, step 1: rows identical in every contract column (raw values) collapse. */
   SELECT

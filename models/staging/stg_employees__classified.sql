@@ -26,7 +26,7 @@ WITH landed AS (
     l.company_ein,
     l.start_date,
     l.notes
-  FROM @landing_rows('employees', @start_ds, @end_ds) AS l
+  FROM staging.stg_employees__landed AS l
 ), numbered_copies AS (
   /* Order of work, step 1: rows identical in every contract column (raw values) collapse. */
   SELECT

@@ -25,7 +25,7 @@ WITH landed AS (
     l.carrier_name,
     l.start_date,
     l.end_date
-  FROM @landing_rows('plans', @start_ds, @end_ds) AS l
+  FROM staging.stg_plans__landed AS l
 ), numbered_copies AS (
   /* Order of work, step 1: rows identical in every contract column (raw values) collapse. */
   SELECT
