@@ -94,28 +94,38 @@ def _quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def read_csv_sql(file: DeliveryFile) -> str:
-    """A SELECT over one file's data records: metadata columns then contract columns (VARCHAR).
+def read_csv_call(file: DeliveryFile) -> str:
+    """``READ_CSV(...)`` over one file's data records, columns c0..cN as VARCHAR by position.
 
-    The body is read by position (``header = false, skip = 1``) with the header checked above, so
-    column order and header spelling may vary between files. ``WITH ORDINALITY`` numbers the data
-    records from 1 in file order (completely empty lines are skipped by the reader, not numbered).
+    The body is read by position (``header = false, skip = 1``) after the header was checked, so
+    column order and header spelling may vary between files. Strict mode makes a malformed body
+    (unbalanced quotes, wrong field count, bytes that are not UTF-8) fail naming file and line.
     """
-    source, path, day, header, _ = file
+    _, path, _, header, _ = file
     # `columns` must be a STRUCT. It is built with JSON_TRANSFORM from a string rather than
     # written as a {'c0': 'VARCHAR'} literal: SQLMesh rewrites struct literals into invalid SQL
     # when it inlines this query into the EMBEDDED consumer (sqlmesh 0.236.4).
     spec = "{" + ", ".join(f'"c{i}": "VARCHAR"' for i in range(len(header))) + "}"
-    columns = f"JSON_TRANSFORM({_quote(spec)}, {_quote(spec)})"
+    return (
+        f"READ_CSV({_quote(path.as_posix())}, header = FALSE, skip = 1, auto_detect = FALSE, "
+        f"columns = JSON_TRANSFORM({_quote(spec)}, {_quote(spec)}), delim = ',', quote = '\"', "
+        f"escape = '\"', strict_mode = TRUE, null_padding = FALSE, encoding = 'utf-8')"
+    )
+
+
+def read_csv_sql(file: DeliveryFile) -> str:
+    """A SELECT over one file's data records: metadata columns then contract columns (VARCHAR).
+
+    ``WITH ORDINALITY`` numbers the data records from 1 in file order (completely empty lines are
+    skipped by the reader, not numbered).
+    """
+    source, path, day, header, _ = file
     projections = ", ".join(f"r.c{header.index(column)} AS {column}" for column in COLUMNS[source])
     return (
         f"SELECT {_quote(path.name)} AS _source_file, "
         f"CAST({_quote(day.isoformat())} AS DATE) AS _delivery_date, "
         f"CAST(r.ordinality AS BIGINT) AS _row_number, {projections} "
-        f"FROM READ_CSV({_quote(path.as_posix())}, header = FALSE, skip = 1, "
-        f"auto_detect = FALSE, columns = {columns}, delim = ',', quote = '\"', "
-        f"escape = '\"', strict_mode = TRUE, null_padding = FALSE, encoding = 'utf-8') "
-        f"WITH ORDINALITY AS r"
+        f"FROM {read_csv_call(file)} WITH ORDINALITY AS r"
     )
 
 
@@ -138,20 +148,30 @@ def landing_rows_sql(source: str, start: dt.date, end: dt.date) -> str:
 
 
 def delivery_files_sql(start: dt.date, end: dt.date) -> str:
-    """One row per delivery file of every source dated within [start, end]."""
+    """One row per delivery file of every source dated within [start, end].
+
+    ``raw_rows`` counts the file's data records in a scan of its own, independent of the staging
+    models, so the load accounting identity compares two separate counts.
+    """
     rows = []
     for source in COLUMNS:
-        for _, path, day, _, extra in delivery_files(source, start, end):
+        for file in delivery_files(source, start, end):
+            _, path, day, header, extra = file
+            # COUNT over every column, not COUNT(*): a scan projecting no column skips UTF-8
+            # validation, and this scan must reject exactly what the staging scan rejects.
+            every_column = ", ".join(f"r.c{i}" for i in range(len(header)))
             rows.append(
                 f"SELECT {_quote(source)} AS source, {_quote(path.name)} AS source_file, "
                 f"CAST({_quote(day.isoformat())} AS DATE) AS delivery_date, "
                 f"{_quote(', '.join(extra))} AS extra_columns, "
-                f"CAST({path.stat().st_size} AS BIGINT) AS file_size_bytes"
+                f"CAST({path.stat().st_size} AS BIGINT) AS file_size_bytes, "
+                f"CAST(COUNT(COALESCE({every_column}, '')) AS BIGINT) AS raw_rows "
+                f"FROM {read_csv_call(file)} AS r"
             )
     if not rows:
         rows.append(
             "SELECT CAST(NULL AS VARCHAR) AS source, CAST(NULL AS VARCHAR) AS source_file, "
             "CAST(NULL AS DATE) AS delivery_date, CAST(NULL AS VARCHAR) AS extra_columns, "
-            "CAST(NULL AS BIGINT) AS file_size_bytes WHERE FALSE"
+            "CAST(NULL AS BIGINT) AS file_size_bytes, CAST(NULL AS BIGINT) AS raw_rows WHERE FALSE"
         )
     return "(" + " UNION ALL ".join(rows) + ")"

@@ -25,7 +25,8 @@ WITH delivery_files AS (
   SELECT
     f.source,
     f.source_file,
-    f.delivery_date
+    f.delivery_date,
+    f.raw_rows
   FROM staging.stg_delivery_files AS f
   WHERE
     f.delivery_date BETWEEN @start_date AND @end_date
@@ -64,7 +65,7 @@ WITH delivery_files AS (
     r.source,
     r.source_file,
     r.delivery_date,
-    COUNT(*) AS raw_rows,
+    COUNT(*) AS classified_rows,
     SUM(CASE WHEN r.row_status = 'staged' THEN 1 ELSE 0 END) AS staged_rows,
     SUM(CASE WHEN r.row_status = 'duplicate' THEN 1 ELSE 0 END) AS duplicate_rows,
     SUM(CASE WHEN r.row_status = 'quarantined' THEN 1 ELSE 0 END) AS quarantined_rows,
@@ -75,12 +76,14 @@ WITH delivery_files AS (
     r.source_file,
     r.delivery_date
 )
-/* Files x counts: one-to-one on source_file. A header-only file has no counted rows (zeros). */
+/* Files x counts: one-to-one on source_file. raw_rows comes from the file scan in
+   stg_delivery_files, the outcomes from the classified rows, so the identity audit compares two
+   independent counts. A header-only file has no classified rows (zeros). */
 SELECT
   COALESCE(f.source, c.source)::TEXT AS source,
   COALESCE(f.source_file, c.source_file)::TEXT AS source_file,
   COALESCE(f.delivery_date, c.delivery_date)::DATE AS delivery_date,
-  COALESCE(c.raw_rows, 0)::BIGINT AS raw_rows,
+  COALESCE(f.raw_rows, c.classified_rows, 0)::BIGINT AS raw_rows,
   COALESCE(c.staged_rows, 0)::BIGINT AS staged_rows,
   COALESCE(c.duplicate_rows, 0)::BIGINT AS duplicate_rows,
   COALESCE(c.quarantined_rows, 0)::BIGINT AS quarantined_rows,

@@ -1,4 +1,5 @@
-/* One row per delivery file of every source, with the extra (ignored) header columns. */
+/* One row per delivery file of every source: its data-record count from a scan of its own (the
+   raw side of the load accounting identity) and the extra, ignored header columns. */
 MODEL (
   name staging.stg_delivery_files,
   kind INCREMENTAL_BY_TIME_RANGE (
@@ -7,7 +8,7 @@ MODEL (
   grain (source_file),
   audits (
     unique_values(columns := (source_file)),
-    not_null(columns := (source, source_file, delivery_date))
+    not_null(columns := (source, source_file, delivery_date, raw_rows))
   )
 );
 
@@ -15,6 +16,7 @@ SELECT
   f.source::TEXT AS source, /* employees | plans | claims */
   f.source_file::TEXT AS source_file, /* file name */
   f.extra_columns::TEXT AS extra_columns, /* header columns outside the contract, ignored */
+  f.raw_rows::BIGINT AS raw_rows, /* data records (header and empty lines excluded) */
   f.file_size_bytes::BIGINT AS file_size_bytes,
   f.delivery_date::DATE AS delivery_date, /* date in the file name */
   CURRENT_TIMESTAMP::TIMESTAMP AS _loaded_at

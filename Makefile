@@ -1,0 +1,51 @@
+# benefits-mesh: every step from a fresh clone with only Python 3.11 lives here.
+# Configuration comes from the environment (see README): BENEFITS_DATA_DIR, BENEFITS_WAREHOUSE,
+# BENEFITS_START.
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-dev
+UI_STAMP := $(VENV)/.installed-ui
+SQLMESH := $(BIN)/sqlmesh -p $(CURDIR)
+
+.PHONY: setup run test unit pytest lint fmt ui clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "Python 3.11+ required"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)  ## create .venv and install the project (idempotent)
+
+run: setup  ## plan + apply prod on the landing root, then print a summary
+	$(SQLMESH) plan --auto-apply --no-prompts
+	$(BIN)/benefits-mesh summary
+
+unit: setup  ## SQLMesh YAML unit tests
+	$(SQLMESH) test
+
+pytest: setup  ## pytest: package, generator and integration tests
+	$(BIN)/pytest -q
+
+test: unit pytest  ## everything CI runs
+
+lint: setup  ## ruff + sqlmesh linter + format check
+	$(BIN)/ruff check benefits_mesh macros tests config.py
+	$(BIN)/ruff format --check benefits_mesh macros tests config.py
+	$(SQLMESH) lint
+
+fmt: setup
+	$(BIN)/ruff format benefits_mesh macros tests config.py
+
+$(UI_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,ui]'
+	touch $(UI_STAMP)
+
+ui: $(UI_STAMP)  ## browse models and lineage (http://127.0.0.1:8000)
+	$(SQLMESH) ui --host 127.0.0.1 --port 8000
+
+clean:  ## remove the default warehouse, caches and logs (keeps .venv)
+	rm -rf .warehouse .cache logs .pytest_cache

@@ -1,0 +1,126 @@
+"""The `benefits-mesh` command: generate sample data, summarise and export the warehouse."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from pathlib import Path
+
+from benefits_mesh import warehouse
+from benefits_mesh.settings import warehouse_path
+
+
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an ISO date YYYY-MM-DD, got {value!r}") from None
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value!r}")
+    return number
+
+
+def _rate(value: str) -> float:
+    rate = float(value)
+    if not 0.0 <= rate <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a rate between 0 and 1, got {value!r}")
+    return rate
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from benefits_mesh.generate import generate
+
+    summary = generate(
+        out_dir=Path(args.out),
+        start=args.start,
+        days=args.days,
+        companies=args.companies,
+        employees=args.employees,
+        claims_per_day=args.claims_per_day,
+        seed=args.seed,
+        dirt_rate=args.dirt_rate,
+        history_days=args.history_days,
+        progress=not args.quiet,
+    )
+    if not args.quiet:
+        for key, value in summary.items():
+            print(f"{key}: {value}")
+    return 0
+
+
+def cmd_deliver(args: argparse.Namespace) -> int:
+    from benefits_mesh.generate import deliver
+
+    for path in deliver(Path(args.out), days=args.days, progress=not args.quiet):
+        print(path)
+    return 0
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    with warehouse.connect() as con:
+        counts = warehouse.mart_row_counts(con, args.env)
+        totals = warehouse.load_totals(con, args.env)
+    print(f"warehouse: {warehouse_path()}  environment: {args.env}")
+    print("rows per mart:")
+    for name, rows in counts:
+        print(f"  marts.{name:<36} {rows:>12,}")
+    print(
+        f"load accounting: {totals['files']} files, {totals['raw_rows']:,} raw rows = "
+        f"{totals['staged_rows']:,} staged + {totals['duplicate_rows']:,} duplicate + "
+        f"{totals['quarantined_rows']:,} quarantined"
+    )
+    print("rows quarantined per reason:")
+    reasons = {k: v for k, v in list(totals.items())[5:] if v}
+    for reason, rows in sorted(reasons.items(), key=lambda item: -item[1]):
+        print(f"  {reason:<38} {rows:>12,}")
+    if not reasons:
+        print("  (none)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="benefits-mesh", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    gen = commands.add_parser("generate", help="write a synthetic landing root (SPEC §1)")
+    gen.add_argument("--out", required=True, help="landing root to write")
+    gen.add_argument("--start", type=_date, default=dt.date(2026, 3, 2), help="first delivery day")
+    gen.add_argument("--days", type=_positive, default=60, help="days of deliveries")
+    gen.add_argument("--companies", type=_positive, default=20)
+    gen.add_argument("--employees", type=_positive, default=2000)
+    gen.add_argument("--claims-per-day", type=_positive, default=300)
+    gen.add_argument("--history-days", type=_positive, default=0,
+                     help="days of claim history carried by the first claims delivery")
+    gen.add_argument("--seed", type=int, default=7)
+    gen.add_argument("--dirt-rate", type=_rate, default=0.02, help="share of dirty rows, 0..1")
+    gen.add_argument("--quiet", action="store_true", help="no progress output")
+    gen.set_defaults(func=cmd_generate)
+
+    dlv = commands.add_parser("deliver", help="append the next day(s) of deliveries to a root")
+    dlv.add_argument("--out", required=True, help="landing root made by `generate`")
+    dlv.add_argument("--days", type=_positive, default=1)
+    dlv.add_argument("--quiet", action="store_true")
+    dlv.set_defaults(func=cmd_deliver)
+
+    summ = commands.add_parser("summary", help="rows per mart and rows quarantined per reason")
+    summ.add_argument("--env", default="prod", help="SQLMesh environment (default prod)")
+    summ.set_defaults(func=cmd_summary)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except warehouse.WarehouseError as exc:
+        print(f"benefits-mesh: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""Read-only access to the warehouse for the CLI: summaries and exports of an environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from benefits_mesh.contract import all_reasons
+from benefits_mesh.settings import warehouse_path
+
+
+class WarehouseError(RuntimeError):
+    """The warehouse or environment asked for does not exist (yet)."""
+
+
+def connect(path: Path | None = None) -> duckdb.DuckDBPyConnection:
+    path = path or warehouse_path()
+    if not path.exists():
+        raise WarehouseError(
+            f"warehouse {path} does not exist: run `make run` (or `sqlmesh plan`) first, "
+            "or point BENEFITS_WAREHOUSE at it"
+        )
+    return duckdb.connect(str(path), read_only=True)
+
+
+def schema_for(layer: str, env: str = "prod") -> str:
+    """SQLMesh's virtual-layer schema of a layer in an environment (prod: the bare name)."""
+    return layer if env == "prod" else f"{layer}__{env}"
+
+
+def relations(con: duckdb.DuckDBPyConnection, schema: str) -> list[str]:
+    rows = con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = ? "
+        "ORDER BY table_name",
+        [schema],
+    ).fetchall()
+    return [name for (name,) in rows]
+
+
+def mart_row_counts(con: duckdb.DuckDBPyConnection, env: str = "prod") -> list[tuple[str, int]]:
+    schema = schema_for("marts", env)
+    names = relations(con, schema)
+    if not names:
+        raise WarehouseError(f"environment {env!r} has no marts (schema {schema} is empty)")
+    return [
+        (name, con.execute(f'SELECT COUNT(*) FROM "{schema}"."{name}"').fetchone()[0])
+        for name in names
+    ]
+
+
+def load_totals(con: duckdb.DuckDBPyConnection, env: str = "prod") -> dict[str, int]:
+    """Totals over marts.fct_load_accounting: files, rows by outcome and by reject reason."""
+    schema = schema_for("marts", env)
+    reasons = all_reasons()
+    sums = ", ".join(
+        f"COALESCE(SUM({column}), 0)"
+        for column in ["raw_rows", "staged_rows", "duplicate_rows", "quarantined_rows", *reasons]
+    )
+    row = con.execute(f'SELECT COUNT(*), {sums} FROM "{schema}"."fct_load_accounting"').fetchone()
+    keys = ["files", "raw_rows", "staged_rows", "duplicate_rows", "quarantined_rows", *reasons]
+    return dict(zip(keys, (int(value) for value in row), strict=True))
