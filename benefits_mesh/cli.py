@@ -15,7 +15,9 @@ def _date(value: str) -> dt.date:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an ISO date YYYY-MM-DD, got {value!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected an ISO date YYYY-MM-DD, got {value!r}"
+        ) from None
 
 
 def _positive(value: str) -> int:
@@ -83,6 +85,13 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    formats = ("csv", "parquet") if args.format == "both" else (args.format,)
+    with warehouse.connect() as con:
+        warehouse.export_marts(con, Path(args.out), env=args.env, formats=formats)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="benefits-mesh", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -94,8 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--companies", type=_positive, default=20)
     gen.add_argument("--employees", type=_positive, default=2000)
     gen.add_argument("--claims-per-day", type=_positive, default=300)
-    gen.add_argument("--history-days", type=_positive, default=0,
-                     help="days of claim history carried by the first claims delivery")
+    gen.add_argument(
+        "--history-days",
+        type=_positive,
+        default=0,
+        help="days of claim history carried by the first claims delivery",
+    )
     gen.add_argument("--seed", type=int, default=7)
     gen.add_argument("--dirt-rate", type=_rate, default=0.02, help="share of dirty rows, 0..1")
     gen.add_argument("--quiet", action="store_true", help="no progress output")
@@ -110,6 +123,12 @@ def build_parser() -> argparse.ArgumentParser:
     summ = commands.add_parser("summary", help="rows per mart and rows quarantined per reason")
     summ.add_argument("--env", default="prod", help="SQLMesh environment (default prod)")
     summ.set_defaults(func=cmd_summary)
+
+    exp = commands.add_parser("export", help="write every marts table of an environment to files")
+    exp.add_argument("--out", required=True, help="output folder")
+    exp.add_argument("--env", default="prod", help="SQLMesh environment (default prod)")
+    exp.add_argument("--format", choices=("csv", "parquet", "both"), default="csv")
+    exp.set_defaults(func=cmd_export)
     return parser
 
 

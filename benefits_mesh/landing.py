@@ -13,8 +13,8 @@ import datetime as dt
 import logging
 from pathlib import Path
 
-from benefits_mesh.settings import data_dir
 from benefits_mesh.contract import COLUMNS
+from benefits_mesh.settings import data_dir
 
 BOM = b"\xef\xbb\xbf"
 
@@ -73,7 +73,9 @@ def read_header(source: str, path: Path) -> tuple[tuple[str, ...], tuple[str, ..
         raise LandingFileError(f"{path}: line 1: header repeats column(s) {', '.join(repeated)}")
     extra = tuple(column for column in header if column not in contract)
     if extra:
-        logging.getLogger("benefits_mesh.landing").warning("%s: ignoring extra column(s) %s", path, ", ".join(extra))
+        logging.getLogger("benefits_mesh.landing").warning(
+            "%s: ignoring extra column(s) %s", path, ", ".join(extra)
+        )
     return header, extra
 
 

@@ -60,3 +60,31 @@ def load_totals(con: duckdb.DuckDBPyConnection, env: str = "prod") -> dict[str, 
     row = con.execute(f'SELECT COUNT(*), {sums} FROM "{schema}"."fct_load_accounting"').fetchone()
     keys = ["files", "raw_rows", "staged_rows", "duplicate_rows", "quarantined_rows", *reasons]
     return dict(zip(keys, (int(value) for value in row), strict=True))
+
+
+def export_marts(
+    con: duckdb.DuckDBPyConnection, out_dir: Path, env: str = "prod", formats=("csv",), log=print
+) -> list[Path]:
+    """Write every marts relation of `env` to out_dir/<table>.<format>; dates as ISO YYYY-MM-DD."""
+    schema = schema_for("marts", env)
+    names = relations(con, schema)
+    if not names:
+        raise WarehouseError(f"environment {env!r} has no marts (schema {schema} is empty)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for index, name in enumerate(names, start=1):
+        for fmt in formats:
+            path = out_dir / f"{name}.{fmt}"
+            options = (
+                "FORMAT CSV, HEADER, DATEFORMAT '%Y-%m-%d'" if fmt == "csv" else "FORMAT PARQUET"
+            )
+            width = len(con.execute(f'SELECT * FROM "{schema}"."{name}" LIMIT 0').description)
+            order = ", ".join(str(i + 1) for i in range(width))
+            con.execute(
+                f'COPY (SELECT * FROM "{schema}"."{name}" ORDER BY {order}) '
+                f"TO '{path.as_posix()}' ({options})"
+            )
+            rows = con.execute(f'SELECT COUNT(*) FROM "{schema}"."{name}"').fetchone()[0]
+            log(f"[{index}/{len(names)}] {schema}.{name} -> {path} ({rows:,} rows)")
+            written.append(path)
+    return written

@@ -96,9 +96,7 @@ def amount_is_parseable(evaluator, value: exp.Expression) -> str:
 def amount_is_negative(evaluator, value: exp.Expression) -> str:
     """TRUE for a parseable amount whose exact value is below zero (-0.00 is not)."""
     text, integer, fraction = _amount_parts(_sql(evaluator, value))
-    return (
-        f"(STARTS_WITH({text}, '-') AND ({integer} <> '' OR RTRIM({fraction}, '0') <> ''))"
-    )
+    return f"(STARTS_WITH({text}, '-') AND ({integer} <> '' OR RTRIM({fraction}, '0') <> ''))"
 
 
 @macro()

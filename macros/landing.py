@@ -15,7 +15,9 @@ def _date(value: exp.Expression) -> dt.date:
 
 
 @macro()
-def landing_rows(evaluator, source: exp.Expression, start_ds: exp.Expression, end_ds: exp.Expression):
+def landing_rows(
+    evaluator, source: exp.Expression, start_ds: exp.Expression, end_ds: exp.Expression
+):
     """Raw records of one source's delivery files within the interval, all VARCHAR.
 
     Columns: _source_file, _delivery_date, _row_number, then the source's contract columns.

@@ -51,7 +51,9 @@ class Project:
         return result
 
     def plan(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return self.sqlmesh("plan", "--auto-apply", "--no-prompts", "--skip-tests", *args, check=check)
+        return self.sqlmesh(
+            "plan", "--auto-apply", "--no-prompts", "--skip-tests", *args, check=check
+        )
 
     def query(self, sql: str) -> list[tuple]:
         with duckdb.connect(str(self.warehouse), read_only=True) as con:

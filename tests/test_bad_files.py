@@ -27,11 +27,10 @@ def _rows_anywhere(project, source_file: str) -> int:
     )
     total = 0
     for schema, table in tables:
-        column = "_source_file" if table.endswith("classified") or "stg_" in table else "source_file"
         total += sum(
             count
             for (count,) in project.query(
-                f"SELECT COUNT(*) FROM \"{schema}\".\"{table}\" "
+                f'SELECT COUNT(*) FROM "{schema}"."{table}" '
                 f"WHERE COLUMNS(c -> c IN ('_source_file', 'source_file')) = '{source_file}'"
             )
         )
@@ -73,7 +72,8 @@ def test_good_file_loads_from_another_directory(project):
             id="non-utf8-header",
         ),
         pytest.param(
-            CLAIMS_HEADER.encode() + b'C1,P1,12-3456789,medical,2026-01-02,"1\nC2,P1,x,medical,1/1/2026,2\n',
+            CLAIMS_HEADER.encode()
+            + b'C1,P1,12-3456789,medical,2026-01-02,"1\nC2,P1,x,medical,1/1/2026,2\n',
             ["claims_2026-01-06.csv", "Line: 2", "unterminated quote"],
             id="unbalanced-quote",
         ),
