@@ -177,3 +177,75 @@ def delivery_files_sql(start: dt.date, end: dt.date) -> str:
             "CAST(NULL AS BIGINT) AS file_size_bytes, CAST(NULL AS BIGINT) AS raw_rows WHERE FALSE"
         )
     return "(" + " UNION ALL ".join(rows) + ")"
+
+
+def _sql_literal(value: object) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise TypeError(value)
+    return str(value) if isinstance(value, int) else _quote(value)
+
+
+def company_lookup_rows(root: Path | None = None) -> list[dict]:
+    """The reference file ``<root>/reference/company_lookup.json`` (SPEC §1), checked."""
+    import json
+
+    path = (root or data_dir()) / "reference" / "company_lookup.json"
+    if not path.is_file():
+        raise LandingFileError(f"{path}: reference file missing")
+    try:
+        companies = json.loads(path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise LandingFileError(f"{path}: bytes that are not UTF-8 ({exc})") from None
+    except json.JSONDecodeError as exc:
+        raise LandingFileError(f"{path}: line {exc.lineno}: invalid JSON ({exc.msg})") from None
+    if not isinstance(companies, list):
+        raise LandingFileError(f"{path}: expected a JSON array of company objects")
+    expected = {
+        "ein": str,
+        "company_name": str,
+        "domains": list,
+        "industry": str,
+        "expected_headcount": int,
+        "state": str,
+    }
+    for index, company in enumerate(companies, start=1):
+        if not isinstance(company, dict) or not isinstance(company.get("ein"), str):
+            raise LandingFileError(f"{path}: company #{index}: an object with a string 'ein'")
+        for key, kind in expected.items():
+            value = company.get(key)
+            if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+                raise LandingFileError(
+                    f"{path}: company #{index} ({company['ein']}): '{key}' should be "
+                    f"{kind.__name__}, got {type(value).__name__}"
+                )
+    return companies
+
+
+def company_lookup_sql() -> str:
+    """company_lookup.json as a relation: one row per company object, in file order."""
+    rows = [
+        f"SELECT {index} AS lookup_position, {_sql_literal(c['ein'])} AS ein, "
+        f"{_sql_literal(c.get('company_name'))} AS company_name, "
+        f"{_sql_literal(c.get('industry'))} AS industry, "
+        f"CAST({_sql_literal(c.get('expected_headcount'))} AS BIGINT) AS expected_headcount, "
+        f"{_sql_literal(c.get('state'))} AS state"
+        for index, c in enumerate(company_lookup_rows(), start=1)
+    ] or [
+        "SELECT CAST(NULL AS BIGINT) AS lookup_position, CAST(NULL AS VARCHAR) AS ein, "
+        "CAST(NULL AS VARCHAR) AS company_name, CAST(NULL AS VARCHAR) AS industry, "
+        "CAST(NULL AS BIGINT) AS expected_headcount, CAST(NULL AS VARCHAR) AS state WHERE FALSE"
+    ]
+    return "(" + " UNION ALL ".join(rows) + ")"
+
+
+def company_domains_sql() -> str:
+    """One row per (company EIN, e-mail domain) of company_lookup.json."""
+    rows = [
+        f"SELECT {_sql_literal(c['ein'])} AS ein, {_sql_literal(domain)} AS domain"
+        for c in company_lookup_rows()
+        for domain in (c.get("domains") or [])
+        if isinstance(domain, str)
+    ] or ["SELECT CAST(NULL AS VARCHAR) AS ein, CAST(NULL AS VARCHAR) AS domain WHERE FALSE"]
+    return "(" + " UNION ALL ".join(rows) + ")"

@@ -7,7 +7,12 @@ import datetime as dt
 from sqlglot import exp
 from sqlmesh import macro
 
-from benefits_mesh.landing import delivery_files_sql, landing_rows_sql
+from benefits_mesh.landing import (
+    company_domains_sql,
+    company_lookup_sql,
+    delivery_files_sql,
+    landing_rows_sql,
+)
 
 
 def _date(value: exp.Expression) -> dt.date:
@@ -30,3 +35,15 @@ def landing_rows(
 def landing_files(evaluator, start_ds: exp.Expression, end_ds: exp.Expression):
     """One row per delivery file (all sources) within the interval, headers checked."""
     return delivery_files_sql(_date(start_ds), _date(end_ds))
+
+
+@macro()
+def company_lookup(evaluator):
+    """reference/company_lookup.json as rows (ein, company_name, industry, expected_headcount…)."""
+    return company_lookup_sql()
+
+
+@macro()
+def company_domains(evaluator):
+    """reference/company_lookup.json's domains: one row per (ein, domain)."""
+    return company_domains_sql()
