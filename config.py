@@ -7,6 +7,8 @@ behave the same from any directory. Everything is driven by environment variable
   BENEFITS_DATA_DIR   landing root (default: data)
   BENEFITS_WAREHOUSE  DuckDB file (default: .warehouse/benefits.duckdb)
   BENEFITS_START      first day of backfill (default: 2026-01-01, covers the bundled sample)
+  BENEFITS_ROSTER_AS_OF  as-of date D of marts.fct_employee_roster_mismatches (default: the
+                         latest employees delivery date)
 """
 
 from sqlmesh.core.config import (
@@ -38,5 +40,6 @@ config = Config(
         enabled=True,
         rules=["ambiguousorinvalidcolumn", "invalidselectstarexpansion", "noambiguousprojections"],
     ),
+    variables={"roster_as_of": settings.roster_as_of()},
     disable_anonymized_analytics=True,
 )

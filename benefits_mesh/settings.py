@@ -11,7 +11,6 @@ import datetime as dt
 import os
 from pathlib import Path
 
-
 #: First day of the bundled sample's deliveries (``data/``) is covered by this default.
 DEFAULT_START = "2026-01-01"
 DEFAULT_DATA_DIR = "data"
@@ -45,4 +44,15 @@ def start_date() -> str:
         dt.date.fromisoformat(value)
     except ValueError as exc:
         raise ValueError(f"BENEFITS_START must be an ISO date (YYYY-MM-DD), got {value!r}") from exc
+    return value
+
+
+def roster_as_of() -> str | None:
+    """As-of date D of the roster mart: ``BENEFITS_ROSTER_AS_OF`` (default: latest delivery)."""
+    value = os.environ.get("BENEFITS_ROSTER_AS_OF") or None
+    if value is not None:
+        try:
+            dt.date.fromisoformat(value)
+        except ValueError as exc:
+            raise ValueError(f"BENEFITS_ROSTER_AS_OF must be an ISO date, got {value!r}") from exc
     return value

@@ -1,0 +1,49 @@
+/* The current version of every valid plan: the staged row of the latest delivery per plan_id
+   (a later rejected re-send never replaces it), with the carrier name normalised. */
+MODEL (
+  name intermediate.int_plans_current,
+  kind FULL,
+  grain (plan_id),
+  audits (
+    unique_values(columns := (plan_id)),
+    not_null(columns := (plan_id, company_ein, plan_type, start_date))
+  )
+);
+
+WITH stg_plans AS (
+  SELECT
+    p.plan_id,
+    p.company_ein,
+    p.plan_type,
+    p.carrier_name,
+    p.start_date,
+    p.end_date,
+    p._source_file,
+    p._delivery_date
+  FROM staging.stg_plans AS p
+), int_carrier_names AS (
+  SELECT
+    c.delivered_carrier_name,
+    c.carrier_name
+  FROM intermediate.int_carrier_names AS c
+), latest_versions AS (
+  SELECT
+    p.*
+  FROM stg_plans AS p
+  QUALIFY
+    ROW_NUMBER() OVER (PARTITION BY p.plan_id ORDER BY p._delivery_date DESC) = 1
+)
+/* Plans x carrier names: many-to-one on the delivered name (unique in int_carrier_names). */
+SELECT
+  l.plan_id::TEXT AS plan_id,
+  l.company_ein::TEXT AS company_ein,
+  l.plan_type::TEXT AS plan_type,
+  c.carrier_name::TEXT AS carrier_name, /* canonical carrier; NULL when delivered NULL */
+  l.carrier_name::TEXT AS delivered_carrier_name,
+  l.start_date::DATE AS start_date,
+  l.end_date::DATE AS end_date, /* NULL = open-ended */
+  l._delivery_date::DATE AS delivery_date, /* delivery of the current version */
+  l._source_file::TEXT AS source_file
+FROM latest_versions AS l
+LEFT JOIN int_carrier_names AS c
+  ON c.delivered_carrier_name = l.carrier_name

@@ -1,0 +1,130 @@
+MODEL (
+  name marts.fct_employee_roster_mismatches,
+  kind FULL,
+  grain (company_ein),
+  audits (
+    unique_values(columns := (company_ein)),
+    not_null(columns := (company_ein, observed_headcount, mismatch_type, severity)),
+    accepted_values(column := mismatch_type, is_in := ('unknown_company', 'no_expectation', 'ok', 'headcount_mismatch', 'missing_roster')),
+    accepted_values(column := severity, is_in := ('none', 'low', 'medium', 'high', 'critical'))
+  ),
+  description 'Expected vs observed headcount per company as of date D (SPEC §3): one row per company in company_lookup.json or resolved on a current employee record. D is the latest employees delivery date, or BENEFITS_ROSTER_AS_OF (then only records delivered on or before D count).',
+  column_descriptions (
+    company_ein = 'Company EIN',
+    expected_headcount = 'From company_lookup.json; NULL when absent or unknown company',
+    observed_headcount = 'Distinct persons active on D (current state) resolved to the company',
+    diff = 'observed - expected; NULL when expected is NULL',
+    pct_diff = 'diff / expected x 100 rounded half away from zero to 4 decimals; NULL when expected is NULL or 0',
+    mismatch_type = 'unknown_company | no_expectation | ok | headcount_mismatch | missing_roster',
+    severity = 'none | low | medium | high | critical',
+    as_of_date = 'D'
+  )
+);
+
+WITH as_of AS (
+  SELECT
+    COALESCE(CAST(@VAR('roster_as_of') AS DATE), MAX(f.delivery_date)) AS as_of_date
+  FROM staging.stg_delivery_files AS f
+  WHERE
+    f.source = 'employees'
+), current_records AS (
+  /* The person's current state as of D: the latest version delivered on or before D. */
+  SELECT
+    v.person_id,
+    v.company_ein,
+    v.start_date,
+    v.term_date,
+    a.as_of_date
+  FROM intermediate.int_employee_versions AS v
+  CROSS JOIN as_of AS a
+  WHERE
+    v._delivery_date <= a.as_of_date
+  QUALIFY
+    ROW_NUMBER() OVER (PARTITION BY v.person_id ORDER BY v._delivery_date DESC) = 1
+), observed AS (
+  SELECT
+    r.company_ein,
+    COUNT(
+      DISTINCT CASE
+        WHEN r.start_date <= r.as_of_date AND NOT COALESCE(r.term_date <= r.as_of_date, FALSE)
+        THEN r.person_id
+      END
+    ) AS observed_headcount
+  FROM current_records AS r
+  WHERE
+    NOT r.company_ein IS NULL
+  GROUP BY
+    r.company_ein
+), stg_companies AS (
+  SELECT
+    c.company_ein,
+    c.expected_headcount
+  FROM staging.stg_companies AS c
+), companies AS (
+  SELECT
+    c.company_ein
+  FROM stg_companies AS c
+  UNION
+  SELECT
+    o.company_ein
+  FROM observed AS o
+), compared AS (
+  /* Companies x lookup and x observed: one-to-one on company_ein (all three unique). */
+  SELECT
+    c.company_ein,
+    l.company_ein IS NULL AS is_unknown,
+    l.expected_headcount,
+    COALESCE(o.observed_headcount, 0) AS observed_headcount,
+    COALESCE(o.observed_headcount, 0) - l.expected_headcount AS diff
+  FROM companies AS c
+  LEFT JOIN stg_companies AS l
+    ON l.company_ein = c.company_ein
+  LEFT JOIN observed AS o
+    ON o.company_ein = c.company_ein
+), classified AS (
+  /* Thresholds on exact integers: |pct| >= 50 <=> 2|diff| >= expected, etc. */
+  SELECT
+    c.*,
+    CASE
+      WHEN c.is_unknown
+      THEN 'unknown_company'
+      WHEN c.expected_headcount IS NULL
+      THEN 'no_expectation'
+      WHEN c.expected_headcount = 0
+      THEN CASE WHEN c.observed_headcount = 0 THEN 'ok' ELSE 'headcount_mismatch' END
+      WHEN c.observed_headcount = 0
+      THEN 'missing_roster'
+      WHEN 10 * ABS(c.diff) >= c.expected_headcount
+      THEN 'headcount_mismatch'
+      ELSE 'ok'
+    END AS mismatch_type,
+    CASE
+      WHEN c.is_unknown
+      THEN 'high'
+      WHEN c.expected_headcount IS NULL
+      THEN 'low'
+      WHEN c.expected_headcount = 0
+      THEN CASE WHEN c.observed_headcount = 0 THEN 'none' ELSE 'critical' END
+      WHEN c.observed_headcount = 0
+      THEN 'critical'
+      WHEN 2 * ABS(c.diff) >= c.expected_headcount
+      THEN 'critical'
+      WHEN 4 * ABS(c.diff) >= c.expected_headcount
+      THEN 'high'
+      WHEN 10 * ABS(c.diff) >= c.expected_headcount
+      THEN 'medium'
+      ELSE 'none'
+    END AS severity
+  FROM compared AS c
+)
+SELECT
+  c.company_ein::TEXT AS company_ein,
+  c.mismatch_type::TEXT AS mismatch_type,
+  c.severity::TEXT AS severity,
+  c.expected_headcount::BIGINT AS expected_headcount,
+  c.observed_headcount::BIGINT AS observed_headcount,
+  c.diff::BIGINT AS diff,
+  @percent_half_away(c.diff, c.expected_headcount) AS pct_diff,
+  a.as_of_date::DATE AS as_of_date
+FROM classified AS c
+CROSS JOIN as_of AS a
