@@ -210,9 +210,18 @@ def company_lookup_rows(root: Path | None = None) -> list[dict]:
         "expected_headcount": int,
         "state": str,
     }
+    seen: dict[str, int] = {}
     for index, company in enumerate(companies, start=1):
         if not isinstance(company, dict) or not isinstance(company.get("ein"), str):
-            raise LandingFileError(f"{path}: company #{index}: an object with a string 'ein'")
+            raise LandingFileError(f"{path}: company #{index}: expected an object with an 'ein'")
+        digits = "".join(ch for ch in company["ein"] if "0" <= ch <= "9")
+        if len(digits) != 9:
+            raise LandingFileError(f"{path}: company #{index}: invalid EIN {company['ein']!r}")
+        if digits in seen:
+            raise LandingFileError(
+                f"{path}: company #{index}: EIN {company['ein']!r} repeats company #{seen[digits]}"
+            )
+        seen[digits] = index
         for key, kind in expected.items():
             value = company.get(key)
             if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
@@ -223,15 +232,18 @@ def company_lookup_rows(root: Path | None = None) -> list[dict]:
     return companies
 
 
-def company_lookup_sql() -> str:
-    """company_lookup.json as a relation: one row per company object, in file order."""
+def company_lookup_sql(read: bool = True) -> str:
+    """company_lookup.json as a relation: one row per company object, in file order.
+
+    With ``read=False`` (SQLMesh's load-time render) the relation is empty and no file is read.
+    """
     rows = [
         f"SELECT {index} AS lookup_position, {_sql_literal(c['ein'])} AS ein, "
         f"{_sql_literal(c.get('company_name'))} AS company_name, "
         f"{_sql_literal(c.get('industry'))} AS industry, "
         f"CAST({_sql_literal(c.get('expected_headcount'))} AS BIGINT) AS expected_headcount, "
         f"{_sql_literal(c.get('state'))} AS state"
-        for index, c in enumerate(company_lookup_rows(), start=1)
+        for index, c in enumerate(company_lookup_rows() if read else [], start=1)
     ] or [
         "SELECT CAST(NULL AS BIGINT) AS lookup_position, CAST(NULL AS VARCHAR) AS ein, "
         "CAST(NULL AS VARCHAR) AS company_name, CAST(NULL AS VARCHAR) AS industry, "
@@ -240,11 +252,11 @@ def company_lookup_sql() -> str:
     return "(" + " UNION ALL ".join(rows) + ")"
 
 
-def company_domains_sql() -> str:
-    """One row per (company EIN, e-mail domain) of company_lookup.json."""
+def company_domains_sql(read: bool = True) -> str:
+    """One row per (company EIN, e-mail domain) of company_lookup.json (empty if not ``read``)."""
     rows = [
         f"SELECT {_sql_literal(c['ein'])} AS ein, {_sql_literal(domain)} AS domain"
-        for c in company_lookup_rows()
+        for c in (company_lookup_rows() if read else [])
         for domain in (c.get("domains") or [])
         if isinstance(domain, str)
     ] or ["SELECT CAST(NULL AS VARCHAR) AS ein, CAST(NULL AS VARCHAR) AS domain WHERE FALSE"]

@@ -15,6 +15,11 @@ from benefits_mesh.landing import (
 )
 
 
+def _loading(evaluator) -> bool:
+    """SQLMesh renders every model once at load time (to infer columns): read no file then."""
+    return evaluator.runtime_stage == "loading"
+
+
 def _date(value: exp.Expression) -> dt.date:
     return dt.date.fromisoformat(value.name)
 
@@ -40,10 +45,10 @@ def landing_files(evaluator, start_ds: exp.Expression, end_ds: exp.Expression):
 @macro()
 def company_lookup(evaluator):
     """reference/company_lookup.json as rows (ein, company_name, industry, expected_headcount…)."""
-    return company_lookup_sql()
+    return company_lookup_sql(read=not _loading(evaluator))
 
 
 @macro()
 def company_domains(evaluator):
     """reference/company_lookup.json's domains: one row per (ein, domain)."""
-    return company_domains_sql()
+    return company_domains_sql(read=not _loading(evaluator))
