@@ -62,8 +62,8 @@ def parse_date(evaluator, value: exp.Expression) -> str:
 
 @macro()
 def normalize_email(evaluator, value: exp.Expression) -> str:
-    """Trimmed, lower-cased; NULL unless it looks like local@domain.tld."""
-    email = f"LOWER(TRIM({_sql(evaluator, value)}))"
+    """Trimmed (any whitespace), lower-cased; NULL unless it looks like local@domain.tld."""
+    email = f"LOWER(REGEXP_REPLACE({_sql(evaluator, value)}, '^{WS}|{WS}$', '', 'g'))"
     return f"CASE WHEN REGEXP_MATCHES({email}, '^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$') THEN {email} END"
 
 
