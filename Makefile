@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)  ## create .venv and install the project (idempotent)
 
 run: setup  ## plan + apply prod on the landing root, then print a summary
-	$(SQLMESH) plan --auto-apply --no-prompts
+	$(SQLMESH) plan --auto-apply --no-prompts --skip-tests
 	$(BIN)/benefits-mesh summary
 
 unit: setup  ## SQLMesh YAML unit tests

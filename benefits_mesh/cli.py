@@ -110,7 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="days of claim history carried by the first claims delivery",
     )
     gen.add_argument("--seed", type=int, default=7)
-    gen.add_argument("--dirt-rate", type=_rate, default=0.02, help="share of dirty rows, 0..1")
+    gen.add_argument(
+        "--dirt-rate",
+        type=_rate,
+        default=0.02,
+        help="rate of each dirt kind (rows per row kind, files per file kind), 0..1",
+    )
     gen.add_argument("--quiet", action="store_true", help="no progress output")
     gen.set_defaults(func=cmd_generate)
 

@@ -28,6 +28,17 @@ def normalize_text(evaluator, value: exp.Expression) -> str:
 
 
 @macro()
+def blank_as_null(evaluator, value: exp.Expression) -> str:
+    """The raw value with an empty or whitespace-only field read as NULL (SPEC §1), else unchanged.
+
+    Used where raw values are compared (exact-duplicate detection), so a blank and a
+    whitespace-only field are the same value, as SPEC §1 makes both NULL before any rule runs.
+    """
+    raw = _sql(evaluator, value)
+    return f"CASE WHEN NOT REGEXP_MATCHES({raw}, '^{WS}$') AND {raw} <> '' THEN {raw} END"
+
+
+@macro()
 def normalize_enum(evaluator, value: exp.Expression) -> str:
     """Text-normalised and lower-cased (plan_type, claim_type)."""
     return f"LOWER({text_sql(_sql(evaluator, value))})"

@@ -27,7 +27,8 @@ WITH landed AS (
     l.amount
   FROM staging.stg_claims__landed AS l
 ), numbered_copies AS (
-  /* Order of work, step 1: rows identical in every contract column (raw values) collapse. */
+  /* Order of work, step 1: rows identical in every contract column (raw values) collapse;
+     an empty and a whitespace-only field are the same raw value, NULL (SPEC §1). */
   SELECT
     l._source_file,
     l._delivery_date,
@@ -39,7 +40,14 @@ WITH landed AS (
     l.service_date,
     l.amount,
     ROW_NUMBER() OVER (
-      PARTITION BY l._source_file, l.claim_id, l.person_id, l.company_ein, l.claim_type, l.service_date, l.amount
+      PARTITION BY
+        l._source_file,
+        @blank_as_null(l.claim_id),
+        @blank_as_null(l.person_id),
+        @blank_as_null(l.company_ein),
+        @blank_as_null(l.claim_type),
+        @blank_as_null(l.service_date),
+        @blank_as_null(l.amount)
       ORDER BY l._row_number
     ) AS copy_number
   FROM landed AS l

@@ -28,7 +28,8 @@ WITH landed AS (
     l.notes
   FROM staging.stg_employees__landed AS l
 ), numbered_copies AS (
-  /* Order of work, step 1: rows identical in every contract column (raw values) collapse. */
+  /* Order of work, step 1: rows identical in every contract column (raw values) collapse;
+     an empty and a whitespace-only field are the same raw value, NULL (SPEC §1). */
   SELECT
     l._source_file,
     l._delivery_date,
@@ -41,7 +42,15 @@ WITH landed AS (
     l.start_date,
     l.notes,
     ROW_NUMBER() OVER (
-      PARTITION BY l._source_file, l.person_id, l.full_name, l.email, l.title, l.company_ein, l.start_date, l.notes
+      PARTITION BY
+        l._source_file,
+        @blank_as_null(l.person_id),
+        @blank_as_null(l.full_name),
+        @blank_as_null(l.email),
+        @blank_as_null(l.title),
+        @blank_as_null(l.company_ein),
+        @blank_as_null(l.start_date),
+        @blank_as_null(l.notes)
       ORDER BY l._row_number
     ) AS copy_number
   FROM landed AS l

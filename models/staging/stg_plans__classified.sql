@@ -27,7 +27,8 @@ WITH landed AS (
     l.end_date
   FROM staging.stg_plans__landed AS l
 ), numbered_copies AS (
-  /* Order of work, step 1: rows identical in every contract column (raw values) collapse. */
+  /* Order of work, step 1: rows identical in every contract column (raw values) collapse;
+     an empty and a whitespace-only field are the same raw value, NULL (SPEC §1). */
   SELECT
     l._source_file,
     l._delivery_date,
@@ -39,7 +40,14 @@ WITH landed AS (
     l.start_date,
     l.end_date,
     ROW_NUMBER() OVER (
-      PARTITION BY l._source_file, l.plan_id, l.company_ein, l.plan_type, l.carrier_name, l.start_date, l.end_date
+      PARTITION BY
+        l._source_file,
+        @blank_as_null(l.plan_id),
+        @blank_as_null(l.company_ein),
+        @blank_as_null(l.plan_type),
+        @blank_as_null(l.carrier_name),
+        @blank_as_null(l.start_date),
+        @blank_as_null(l.end_date)
       ORDER BY l._row_number
     ) AS copy_number
   FROM landed AS l
