@@ -33,12 +33,12 @@ pytest: setup  ## pytest: package, generator and integration tests
 test: unit pytest  ## everything CI runs
 
 lint: setup  ## ruff + sqlmesh linter + format check
-	$(BIN)/ruff check benefits_mesh macros tests config.py
-	$(BIN)/ruff format --check benefits_mesh macros tests config.py
+	$(BIN)/ruff check benefits_mesh macros signals tests config.py
+	$(BIN)/ruff format --check benefits_mesh macros signals tests config.py
 	$(SQLMESH) lint
 
 fmt: setup
-	$(BIN)/ruff format benefits_mesh macros tests config.py
+	$(BIN)/ruff format benefits_mesh macros signals tests config.py
 
 $(UI_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,ui]'

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from benefits_mesh import warehouse
-from benefits_mesh.settings import warehouse_path
+from benefits_mesh.settings import data_dir, warehouse_path
 
 
 def _date(value: str) -> dt.date:
@@ -58,7 +58,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def cmd_deliver(args: argparse.Namespace) -> int:
     from benefits_mesh.generate import deliver
 
-    for path in deliver(Path(args.out), days=args.days, progress=not args.quiet):
+    out = args.out or data_dir()
+    for path in deliver(out, days=args.days, progress=not args.quiet):
         print(path)
     return 0
 
@@ -92,6 +93,31 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_late_files(args: argparse.Namespace) -> int:
+    with warehouse.connect() as con:
+        skipped, pending = warehouse.late_files(con, env=args.env)
+    for source, day, name in pending:
+        print(f"pending  {source:<10} {day}  {name}  (loaded by the next `sqlmesh run`)")
+    for source, day, name in skipped:
+        print(f"skipped  {source:<10} {day}  {name}  (landed after its day was closed)")
+    if not skipped:
+        print(f"no skipped late files ({len(pending)} pending)")
+        return 0
+    print("load them (and everything downstream) with:")
+    print("  " + warehouse.restate_command([day for _, day, _ in skipped]))
+    return 1
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from benefits_mesh.bench import BenchError, bench
+
+    try:
+        return bench(args)
+    except BenchError as exc:
+        print(f"benefits-mesh bench: {exc}", file=sys.stderr)
+        return 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="benefits-mesh", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -120,10 +146,23 @@ def build_parser() -> argparse.ArgumentParser:
     gen.set_defaults(func=cmd_generate)
 
     dlv = commands.add_parser("deliver", help="append the next day(s) of deliveries to a root")
-    dlv.add_argument("--out", required=True, help="landing root made by `generate`")
+    dlv.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="landing root made by `generate` (default: BENEFITS_DATA_DIR, i.e. the sample)",
+    )
     dlv.add_argument("--days", type=_positive, default=1)
     dlv.add_argument("--quiet", action="store_true")
     dlv.set_defaults(func=cmd_deliver)
+
+    late = commands.add_parser(
+        "late-files",
+        help="landing files not loaded: pending (next run) or skipped (restatement); exit 1 "
+        "when any was skipped",
+    )
+    late.add_argument("--env", default="prod", help="SQLMesh environment (default prod)")
+    late.set_defaults(func=cmd_late_files)
 
     summ = commands.add_parser("summary", help="rows per mart and rows quarantined per reason")
     summ.add_argument("--env", default="prod", help="SQLMesh environment (default prod)")
@@ -134,6 +173,32 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--env", default="prod", help="SQLMesh environment (default prod)")
     exp.add_argument("--format", choices=("csv", "parquet", "both"), default="csv")
     exp.set_defaults(func=cmd_export)
+
+    bch = commands.add_parser("bench", help="time SQLMesh at feed scale vs hand-written SQL")
+    bch.add_argument("--history-days", type=_positive, default=10, help="delivery days before")
+    bch.add_argument("--rows-per-day", type=_positive, default=200_000, help="claims rows/day")
+    bch.add_argument("--companies", type=_positive, default=200)
+    bch.add_argument("--employees", type=_positive, default=20_000)
+    bch.add_argument(
+        "--claims-history-days",
+        type=_positive,
+        default=0,
+        help="days of service-date history in the first claims file (non-trivial spike windows)",
+    )
+    bch.add_argument("--seed", type=int, default=7)
+    bch.add_argument("--dirt-rate", type=_rate, default=0.02)
+    bch.add_argument("--repeat", type=_positive, default=3, help="repetitions of each step")
+    bch.add_argument("--plan-repeat", type=_positive, help="repetitions of the backfills")
+    bch.add_argument(
+        "--compare-history",
+        type=lambda text: [int(part) for part in text.split(",")],
+        help="e.g. 10,60: the same new day over each history length (target: <= +30 %%)",
+    )
+    bch.add_argument(
+        "--work-dir", default=str(Path(__file__).resolve().parent.parent / ".cache/bench")
+    )
+    bch.add_argument("--keep", action="store_true", help="keep landing roots and warehouses")
+    bch.set_defaults(func=cmd_bench)
     return parser
 
 

@@ -149,14 +149,16 @@ def landing_rows_sql(source: str, start: dt.date, end: dt.date) -> str:
     return "(" + " UNION ALL ".join(parts) + ")"
 
 
-def delivery_files_sql(start: dt.date, end: dt.date) -> str:
-    """One row per delivery file of every source dated within [start, end].
+def delivery_files_sql(start: dt.date, end: dt.date, sources: tuple[str, ...] | None = None) -> str:
+    """One row per delivery file of every source (or of ``sources``) dated within [start, end].
 
     ``raw_rows`` counts the file's data records in a scan of its own, independent of the staging
     models, so the load accounting identity compares two separate counts.
     """
     rows = []
-    for source in COLUMNS:
+    for source in sources or tuple(COLUMNS):
+        if source not in COLUMNS:
+            raise ValueError(f"unknown source {source!r}; expected one of {', '.join(COLUMNS)}")
         for file in delivery_files(source, start, end):
             _, path, day, header, extra = file
             # COUNT over every column, not COUNT(*): a scan projecting no column skips UTF-8

@@ -15,6 +15,8 @@ from pathlib import Path
 DEFAULT_START = "2026-01-01"
 DEFAULT_DATA_DIR = "data"
 DEFAULT_WAREHOUSE = ".warehouse/benefits.duckdb"
+#: Days a delivery day waits for its file before it is closed as "no file that day".
+DEFAULT_FILE_WAIT_DAYS = 30
 
 
 def project_root() -> Path:
@@ -56,3 +58,22 @@ def roster_as_of() -> str | None:
         except ValueError as exc:
             raise ValueError(f"BENEFITS_ROSTER_AS_OF must be an ISO date, got {value!r}") from exc
     return value
+
+
+def file_wait_days() -> int:
+    """``BENEFITS_FILE_WAIT_DAYS``: how long a day without a file stays open for a late file.
+
+    A day whose delivery file has not landed is not processed until the file lands or this many
+    days have passed since the day ended; after that the day is closed as "no delivery" and a
+    later file for it needs the documented restatement.
+    """
+    value = os.environ.get("BENEFITS_FILE_WAIT_DAYS") or str(DEFAULT_FILE_WAIT_DAYS)
+    try:
+        days = int(value)
+    except ValueError:
+        days = -1
+    if days < 0:
+        raise ValueError(
+            f"BENEFITS_FILE_WAIT_DAYS must be a non-negative whole number of days, got {value!r}"
+        )
+    return days

@@ -88,3 +88,48 @@ def export_marts(
             log(f"[{index}/{len(names)}] {schema}.{name} -> {path} ({rows:,} rows)")
             written.append(path)
     return written
+
+
+def late_files(
+    con: duckdb.DuckDBPyConnection, env: str = "prod", root: Path | None = None
+) -> tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]]:
+    """Landing files not in the load accounting: (skipped, pending), each (source, day, file).
+
+    *skipped*: the file's day was already processed as a day without a delivery (it landed after
+    BENEFITS_FILE_WAIT_DAYS): only a restatement loads it. *pending*: its day is still open, the
+    next `sqlmesh run` loads it.
+    """
+    from benefits_mesh.contract import COLUMNS
+    from benefits_mesh.landing import source_dir
+
+    staging = schema_for("staging", env)
+    loaded = {
+        name
+        for (name,) in con.execute(
+            f'SELECT source_file FROM "{schema_for("marts", env)}"."fct_load_accounting"'
+        ).fetchall()
+    }
+    skipped, pending = [], []
+    for source in COLUMNS:
+        closed = {
+            day.isoformat()
+            for (day,) in con.execute(
+                f'SELECT delivery_date FROM "{staging}"."stg_{source}__delivery_days" '
+                "WHERE NOT has_file"
+            ).fetchall()
+        }
+        for path in sorted(source_dir(source, root).glob(f"{source}_*.csv")):
+            day = path.stem.rsplit("_", 1)[-1]
+            if path.name in loaded:
+                continue
+            (skipped if day in closed else pending).append((source, day, path.name))
+    return skipped, pending
+
+
+def restate_command(days: list[str]) -> str:
+    """The one command that reloads closed days whose files landed late (see README)."""
+    start, end = min(days), max(days)
+    return (
+        "sqlmesh plan --restate-model 'tag:landing' "
+        f"--start {start} --end {end} --auto-apply --no-prompts"
+    )

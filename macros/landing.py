@@ -37,9 +37,12 @@ def landing_rows(
 
 
 @macro()
-def landing_files(evaluator, start_ds: exp.Expression, end_ds: exp.Expression):
-    """One row per delivery file (all sources) within the interval, headers checked."""
-    return delivery_files_sql(_date(start_ds), _date(end_ds))
+def landing_files(
+    evaluator, start_ds: exp.Expression, end_ds: exp.Expression, source: exp.Expression = None
+):
+    """One row per delivery file of ``source`` (default: all) in the interval, headers checked."""
+    sources = (source.name,) if source is not None else None
+    return delivery_files_sql(_date(start_ds), _date(end_ds), sources)
 
 
 @macro()

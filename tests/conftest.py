@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -22,6 +23,10 @@ class Project:
     root: Path
     warehouse: Path
     start: str = "2026-01-01"
+    #: when set, every command runs under `faketime <clock>` (the system clock shifted, as the
+    #: scheduler and the acceptance replays see it), e.g. "2026-03-05 06:00:00"
+    clock: str | None = None
+    extra_env: dict[str, str] | None = None
 
     @property
     def env(self) -> dict[str, str]:
@@ -32,11 +37,17 @@ class Project:
             BENEFITS_START=self.start,
             SQLMESH__DISABLE_ANONYMIZED_ANALYTICS="1",
         )
+        env.update(self.extra_env or {})
         return env
+
+    def command(self, *args: str) -> list[str]:
+        """`sqlmesh -p <project> args`, under faketime when a clock is set."""
+        clock = ["faketime", self.clock] if self.clock else []
+        return [*clock, str(BIN / "sqlmesh"), "-p", str(PROJECT), *args]
 
     def sqlmesh(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         result = subprocess.run(
-            [str(BIN / "sqlmesh"), "-p", str(PROJECT), *args],
+            self.command(*args),
             cwd=self.root.parent,  # deliberately not the project: paths must not depend on CWD
             env=self.env,
             capture_output=True,
@@ -45,7 +56,7 @@ class Project:
         )
         if check and result.returncode != 0:
             raise AssertionError(
-                f"sqlmesh {' '.join(args)} failed ({result.returncode}):\n"
+                f"sqlmesh {' '.join(args)} (clock {self.clock}) failed ({result.returncode}):\n"
                 f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
             )
         return result
@@ -73,3 +84,22 @@ def project(tmp_path: Path) -> Project:
     for source in ("employees", "plans", "claims"):
         (root / "landing" / source).mkdir(parents=True)
     return Project(root=root, warehouse=tmp_path / "wh" / "warehouse.duckdb")
+
+
+@pytest.fixture(scope="session")
+def faketime() -> str:
+    """libfaketime's `faketime`, installed from Debian's packages when missing (as root)."""
+    found = shutil.which("faketime")
+    if found is None:
+        if os.geteuid() != 0 or shutil.which("apt-get") is None:
+            pytest.fail("faketime is missing and cannot be installed: apt-get install faketime")
+        subprocess.run(["apt-get", "update", "-qq"], check=True, capture_output=True)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "faketime"],
+            check=True,
+            capture_output=True,
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        )
+        found = shutil.which("faketime")
+    assert found, "faketime not found after installation"
+    return found

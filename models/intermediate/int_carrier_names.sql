@@ -4,6 +4,7 @@
 MODEL (
   name intermediate.int_carrier_names,
   kind FULL,
+  signals (delivery_ready(source := 'plans')),
   grain (delivered_carrier_name),
   audits (
     unique_values(columns := (delivered_carrier_name)),

@@ -7,6 +7,7 @@ MODEL (
   kind INCREMENTAL_BY_UNIQUE_KEY (
     unique_key claim_id
   ),
+  signals (delivery_ready(source := 'claims')),
   grain (claim_id),
   audits (
     unique_values(columns := (claim_id)),

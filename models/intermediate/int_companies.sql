@@ -2,7 +2,7 @@
    current employee record, a current plan or a current claim, joined with the reference data. */
 MODEL (
   name intermediate.int_companies,
-  kind FULL,
+  kind VIEW,
   grain (company_ein),
   audits (
     unique_values(columns := (company_ein)),

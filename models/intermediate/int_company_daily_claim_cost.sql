@@ -3,6 +3,7 @@
 MODEL (
   name intermediate.int_company_daily_claim_cost,
   kind FULL,
+  signals (delivery_ready(source := 'claims')),
   grain (company_ein, service_date),
   audits (
     unique_combination_of_columns(columns := (company_ein, service_date)),

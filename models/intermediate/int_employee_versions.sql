@@ -3,7 +3,7 @@
    to get right by recomputing. */
 MODEL (
   name intermediate.int_employee_versions,
-  kind FULL,
+  kind VIEW,
   grain (person_id, _delivery_date),
   audits (
     unique_combination_of_columns(columns := (person_id, _delivery_date)),

@@ -4,6 +4,7 @@
 MODEL (
   name intermediate.int_plan_islands,
   kind FULL,
+  signals (delivery_ready(source := 'plans')),
   grain (company_ein, plan_type, island_number),
   audits (
     unique_combination_of_columns(columns := (company_ein, plan_type, island_number)),

@@ -3,6 +3,7 @@
 MODEL (
   name intermediate.int_plans_current,
   kind FULL,
+  signals (delivery_ready(source := 'plans')),
   grain (plan_id),
   audits (
     unique_values(columns := (plan_id)),

@@ -1,6 +1,6 @@
 MODEL (
   name marts.dim_companies,
-  kind FULL,
+  kind VIEW,
   grain (company_ein),
   audits (
     unique_values(columns := (company_ein)),

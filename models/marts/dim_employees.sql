@@ -1,6 +1,6 @@
 MODEL (
   name marts.dim_employees,
-  kind FULL,
+  kind VIEW,
   grain (person_id, valid_from),
   audits (
     unique_combination_of_columns(columns := (person_id, valid_from)),

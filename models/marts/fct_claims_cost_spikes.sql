@@ -1,6 +1,7 @@
 MODEL (
   name marts.fct_claims_cost_spikes,
   kind FULL,
+  signals (delivery_ready(source := 'claims')),
   grain (company_ein, window_end),
   audits (
     unique_combination_of_columns(columns := (company_ein, window_end)),

@@ -1,6 +1,6 @@
 MODEL (
   name marts.fct_employee_roster_mismatches,
-  kind FULL,
+  kind VIEW,
   grain (company_ein),
   audits (
     unique_values(columns := (company_ein)),

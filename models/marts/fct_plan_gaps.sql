@@ -1,6 +1,7 @@
 MODEL (
   name marts.fct_plan_gaps,
   kind FULL,
+  signals (delivery_ready(source := 'plans')),
   grain (company_ein, plan_type, gap_start),
   audits (
     unique_combination_of_columns(columns := (company_ein, plan_type, gap_start)),

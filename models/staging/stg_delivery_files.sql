@@ -1,23 +1,36 @@
-/* One row per delivery file of every source: its data-record count from a scan of its own (the
-   raw side of the load accounting identity) and the extra, ignored header columns. */
+/* Every delivery file of every source: the union of the per-source file tables. */
 MODEL (
   name staging.stg_delivery_files,
-  kind INCREMENTAL_BY_TIME_RANGE (
-    time_column delivery_date
-  ),
-  grain (source_file),
-  audits (
-    unique_values(columns := (source_file)),
-    not_null(columns := (source, source_file, delivery_date, raw_rows))
-  )
+  kind VIEW,
+  grain (source_file)
 );
 
 SELECT
-  f.source::TEXT AS source, /* employees | plans | claims */
-  f.source_file::TEXT AS source_file, /* file name */
-  f.extra_columns::TEXT AS extra_columns, /* header columns outside the contract, ignored */
-  f.raw_rows::BIGINT AS raw_rows, /* data records (header and empty lines excluded) */
-  f.file_size_bytes::BIGINT AS file_size_bytes,
-  f.delivery_date::DATE AS delivery_date, /* date in the file name */
-  CURRENT_TIMESTAMP::TIMESTAMP AS _loaded_at
-FROM @landing_files(@start_ds, @end_ds) AS f
+  e.source,
+  e.source_file,
+  e.extra_columns,
+  e.raw_rows,
+  e.file_size_bytes,
+  e.delivery_date,
+  e._loaded_at
+FROM staging.stg_employees__files AS e
+UNION ALL
+SELECT
+  p.source,
+  p.source_file,
+  p.extra_columns,
+  p.raw_rows,
+  p.file_size_bytes,
+  p.delivery_date,
+  p._loaded_at
+FROM staging.stg_plans__files AS p
+UNION ALL
+SELECT
+  c.source,
+  c.source_file,
+  c.extra_columns,
+  c.raw_rows,
+  c.file_size_bytes,
+  c.delivery_date,
+  c._loaded_at
+FROM staging.stg_claims__files AS c

@@ -6,6 +6,8 @@ MODEL (
   kind INCREMENTAL_BY_TIME_RANGE (
     time_column _delivery_date
   ),
+  signals (delivery_ready(source := 'plans')),
+  tags (landing),
   grain (_source_file, _row_number),
   audits (
     unique_combination_of_columns(columns := (_source_file, _row_number)),
