@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-dev
 UI_STAMP := $(VENV)/.installed-ui
 SQLMESH := $(BIN)/sqlmesh -p $(CURDIR)
 
-.PHONY: setup run test unit pytest lint fmt ui clean
+.PHONY: setup run review test unit pytest lint fmt ui bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "Python 3.11+ required"'
@@ -24,21 +24,26 @@ run: setup  ## plan + apply prod on the landing root, then print a summary
 	$(SQLMESH) plan --auto-apply --no-prompts --skip-tests
 	$(BIN)/benefits-mesh summary
 
+REVIEW_ENV ?= dev
+review: setup  ## plan the branch into $(REVIEW_ENV) (unit tests run), then a Markdown summary vs prod
+	$(SQLMESH) plan $(REVIEW_ENV) --auto-apply --no-prompts
+	$(BIN)/benefits-mesh plan-summary --env $(REVIEW_ENV) --markdown --out .cache/plan-summary-$(REVIEW_ENV).md
+
 unit: setup  ## SQLMesh YAML unit tests
 	$(SQLMESH) test
 
 pytest: setup  ## pytest: package, generator and integration tests
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2
 
 test: unit pytest  ## everything CI runs
 
 lint: setup  ## ruff + sqlmesh linter + format check
-	$(BIN)/ruff check benefits_mesh macros signals tests config.py
-	$(BIN)/ruff format --check benefits_mesh macros signals tests config.py
+	$(BIN)/ruff check benefits_mesh macros signals linter tests config.py
+	$(BIN)/ruff format --check benefits_mesh macros signals linter tests config.py
 	$(SQLMESH) lint
 
 fmt: setup
-	$(BIN)/ruff format benefits_mesh macros signals tests config.py
+	$(BIN)/ruff format benefits_mesh macros signals linter tests config.py
 
 $(UI_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,ui]'
@@ -46,6 +51,9 @@ $(UI_STAMP): $(STAMP)
 
 ui: $(UI_STAMP)  ## browse models and lineage (http://127.0.0.1:8000)
 	$(SQLMESH) ui --host 127.0.0.1 --port 8000
+
+bench: setup  ## SQLMesh vs hand-written SQL at feed scale (BENCHMARKS.md); BENCH_ARGS=...
+	$(BIN)/benefits-mesh bench $(BENCH_ARGS)
 
 clean:  ## remove the default warehouse, caches and logs (keeps .venv)
 	rm -rf .warehouse .cache logs .pytest_cache

@@ -39,6 +39,7 @@ config = Config(
     linter=LinterConfig(
         enabled=True,
         rules=["ambiguousorinvalidcolumn", "invalidselectstarexpansion", "noambiguousprojections"],
+        warn_rules=["nodeprecatedreferences"],
     ),
     variables={"roster_as_of": settings.roster_as_of()},
     disable_anonymized_analytics=True,

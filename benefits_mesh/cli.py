@@ -93,6 +93,63 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plan_summary(args: argparse.Namespace) -> int:
+    from benefits_mesh.review import ReviewError, render, summarize
+
+    try:
+        summary = summarize(args.env, Path(args.project) if args.project else None)
+    except ReviewError as exc:
+        print(f"benefits-mesh plan-summary: {exc}", file=sys.stderr)
+        return 2
+    text = render(summary, markdown=args.markdown)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text, encoding="utf-8")
+    print(text, end="")
+    return 1 if summary.blocking_failures else 0
+
+
+def cmd_incident(args: argparse.Namespace) -> int:
+    from benefits_mesh.incident import IncidentError, write_incident
+
+    try:
+        summary = write_incident(args.out, args.day, args.scale, lookup=args.lookup, seed=args.seed)
+    except IncidentError as exc:
+        print(f"benefits-mesh incident: {exc}", file=sys.stderr)
+        return 2
+    for key, value in summary.items():
+        print(f"{key}: {value}")
+    return 0
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from benefits_mesh.incident import IncidentError, sandbox
+    from benefits_mesh.review import ReviewError
+
+    try:
+        return sandbox(
+            args.source, args.env, args.start, Path(args.project) if args.project else None
+        )
+    except (IncidentError, ReviewError) as exc:
+        print(f"benefits-mesh sandbox: {exc}", file=sys.stderr)
+        return 2
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from sqlmesh.utils.errors import SQLMeshError
+
+    from benefits_mesh.incident import explain
+    from benefits_mesh.review import ReviewError
+
+    try:
+        project = Path(args.project) if args.project else None
+        print(explain(args.model, args.env, args.start, args.end, project))
+    except (ReviewError, SQLMeshError) as exc:
+        print(f"benefits-mesh explain: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def cmd_late_files(args: argparse.Namespace) -> int:
     with warehouse.connect() as con:
         skipped, pending = warehouse.late_files(con, env=args.env)
@@ -116,6 +173,20 @@ def cmd_bench(args: argparse.Namespace) -> int:
     except BenchError as exc:
         print(f"benefits-mesh bench: {exc}", file=sys.stderr)
         return 1
+
+
+def cmd_freshness(args: argparse.Namespace) -> int:
+    from benefits_mesh.monitor import LEVELS, freshness
+
+    report = freshness()
+    for row in report:
+        age = "no file" if row["age_hours"] is None else f"{row['age_hours']:.1f} h"
+        print(
+            f"{LEVELS[row['status']]:<5}  {row['source']:<10} newest {row['newest_file'] or '-'}"
+            f"  age {age}  (warn > {row['warn_after_hours']} h, error > "
+            f"{row['error_after_hours']} h)"
+        )
+    return max(row["status"] for row in report)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -156,6 +227,12 @@ def build_parser() -> argparse.ArgumentParser:
     dlv.add_argument("--quiet", action="store_true")
     dlv.set_defaults(func=cmd_deliver)
 
+    fresh = commands.add_parser(
+        "freshness",
+        help="age of each source's newest delivery; exit 0 ok, 1 warn, 2 error (for monitors)",
+    )
+    fresh.set_defaults(func=cmd_freshness)
+
     late = commands.add_parser(
         "late-files",
         help="landing files not loaded: pending (next run) or skipped (restatement); exit 1 "
@@ -173,6 +250,57 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--env", default="prod", help="SQLMesh environment (default prod)")
     exp.add_argument("--format", choices=("csv", "parquet", "both"), default="csv")
     exp.set_defaults(func=cmd_export)
+
+    review = commands.add_parser(
+        "plan-summary",
+        help="what promoting an environment to prod changes: categories, backfill, audits, "
+        "table_diff per changed mart (exit 1 when a blocking audit fails)",
+    )
+    review.add_argument("--env", default="dev", help="environment to compare with prod")
+    review.add_argument("--markdown", action="store_true", help="Markdown for a pull request")
+    review.add_argument("--out", help="also write the summary to this file")
+    review.add_argument("--project", help="SQLMesh project folder (default: this one)")
+    review.set_defaults(func=cmd_plan_summary)
+
+    inc = commands.add_parser(
+        "incident", help="drill: write a bad claims delivery (20x, skew, re-sent claim_ids)"
+    )
+    inc.add_argument("--out", type=Path, required=True, help="landing root to damage")
+    inc.add_argument("--day", type=_date, help="delivery day (default: after the newest file)")
+    inc.add_argument("--scale", type=_positive, default=20, help="x the usual delivery size")
+    inc.add_argument(
+        "--lookup",
+        choices=("none", "domain", "ein"),
+        default="domain",
+        help="also make a company_lookup.json key repeat: an e-mail domain or an EIN",
+    )
+    inc.add_argument("--seed", type=int, default=7)
+    inc.set_defaults(func=cmd_incident)
+
+    box = commands.add_parser(
+        "sandbox",
+        help="load the landed files of some sources into a dev environment only (prod "
+        "untouched); exit 1 when an audit fails there and not in prod",
+    )
+    box.add_argument(
+        "--source",
+        action="append",
+        required=True,
+        choices=("claims", "employees", "plans", "reference"),
+        help="repeatable",
+    )
+    box.add_argument("--env", default="sandbox", help="dev environment (default sandbox)")
+    box.add_argument("--start", help="first day to rebuild (default: all history)")
+    box.add_argument("--project", help="SQLMesh project folder (default: this one)")
+    box.set_defaults(func=cmd_sandbox)
+
+    xpl = commands.add_parser("explain", help="EXPLAIN ANALYZE a model's query for one interval")
+    xpl.add_argument("model")
+    xpl.add_argument("--env", default="prod")
+    xpl.add_argument("--start", help="first day (default: the model's last computed day)")
+    xpl.add_argument("--end", help="last day (default: --start)")
+    xpl.add_argument("--project", help="SQLMesh project folder (default: this one)")
+    xpl.set_defaults(func=cmd_explain)
 
     bch = commands.add_parser("bench", help="time SQLMesh at feed scale vs hand-written SQL")
     bch.add_argument("--history-days", type=_positive, default=10, help="delivery days before")
@@ -198,6 +326,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--work-dir", default=str(Path(__file__).resolve().parent.parent / ".cache/bench")
     )
     bch.add_argument("--keep", action="store_true", help="keep landing roots and warehouses")
+    bch.add_argument("--project", help="SQLMesh project to measure (default: this one)")
+    bch.add_argument(
+        "--only", choices=("sqlmesh", "handwritten"), help="measure one side (reuses a --keep)"
+    )
     bch.set_defaults(func=cmd_bench)
     return parser
 

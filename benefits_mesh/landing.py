@@ -149,6 +149,14 @@ def landing_rows_sql(source: str, start: dt.date, end: dt.date) -> str:
     return "(" + " UNION ALL ".join(parts) + ")"
 
 
+def content_digest(path: Path) -> str:
+    """BLAKE2b digest of the file's bytes (about 1 s per GB): the same file delivered twice."""
+    import hashlib
+
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "blake2b").hexdigest()[:32]
+
+
 def delivery_files_sql(start: dt.date, end: dt.date, sources: tuple[str, ...] | None = None) -> str:
     """One row per delivery file of every source (or of ``sources``) dated within [start, end].
 
@@ -169,6 +177,7 @@ def delivery_files_sql(start: dt.date, end: dt.date, sources: tuple[str, ...] | 
                 f"CAST({_quote(day.isoformat())} AS DATE) AS delivery_date, "
                 f"{_quote(', '.join(extra))} AS extra_columns, "
                 f"CAST({path.stat().st_size} AS BIGINT) AS file_size_bytes, "
+                f"{_quote(content_digest(path))} AS content_digest, "
                 f"CAST(COUNT(COALESCE({every_column}, '')) AS BIGINT) AS raw_rows "
                 f"FROM {read_csv_call(file)} AS r"
             )
@@ -176,7 +185,8 @@ def delivery_files_sql(start: dt.date, end: dt.date, sources: tuple[str, ...] | 
         rows.append(
             "SELECT CAST(NULL AS VARCHAR) AS source, CAST(NULL AS VARCHAR) AS source_file, "
             "CAST(NULL AS DATE) AS delivery_date, CAST(NULL AS VARCHAR) AS extra_columns, "
-            "CAST(NULL AS BIGINT) AS file_size_bytes, CAST(NULL AS BIGINT) AS raw_rows WHERE FALSE"
+            "CAST(NULL AS BIGINT) AS file_size_bytes, CAST(NULL AS VARCHAR) AS content_digest, "
+            "CAST(NULL AS BIGINT) AS raw_rows WHERE FALSE"
         )
     return "(" + " UNION ALL ".join(rows) + ")"
 
@@ -262,4 +272,42 @@ def company_domains_sql(read: bool = True) -> str:
         for domain in (c.get("domains") or [])
         if isinstance(domain, str)
     ] or ["SELECT CAST(NULL AS VARCHAR) AS ein, CAST(NULL AS VARCHAR) AS domain WHERE FALSE"]
+    return "(" + " UNION ALL ".join(rows) + ")"
+
+
+def newest_deliveries(root: Path | None = None) -> list[tuple[str, dt.date | None, str | None]]:
+    """(source, newest delivery date, its file name) per source; None when it has no file."""
+    newest = []
+    for source in COLUMNS:
+        dated = []
+        for path in source_dir(source, root).glob(f"{source}_*.csv"):
+            try:
+                dated.append((dt.date.fromisoformat(path.stem.rsplit("_", 1)[-1]), path.name))
+            except ValueError:
+                continue
+        day, name = max(dated) if dated else (None, None)
+        newest.append((source, day, name))
+    return newest
+
+
+def freshness_sql(read: bool = True) -> str:
+    """Rows (source, newest_delivery_date, newest_file, warn_after_hours, error_after_hours)."""
+    from benefits_mesh.settings import freshness_hours
+
+    rows = []
+    for source, day, name in newest_deliveries() if read else []:
+        warn, error = freshness_hours(source)
+        rows.append(
+            f"SELECT {_quote(source)} AS source, "
+            f"CAST({_quote(day.isoformat()) if day else 'NULL'} AS DATE) AS newest_delivery_date, "
+            f"CAST({_quote(name) if name else 'NULL'} AS VARCHAR) AS newest_file, "
+            f"CAST({warn} AS INTEGER) AS warn_after_hours, "
+            f"CAST({error} AS INTEGER) AS error_after_hours"
+        )
+    if not rows:
+        rows.append(
+            "SELECT CAST(NULL AS VARCHAR) AS source, CAST(NULL AS DATE) AS newest_delivery_date, "
+            "CAST(NULL AS VARCHAR) AS newest_file, CAST(NULL AS INTEGER) AS warn_after_hours, "
+            "CAST(NULL AS INTEGER) AS error_after_hours WHERE FALSE"
+        )
     return "(" + " UNION ALL ".join(rows) + ")"

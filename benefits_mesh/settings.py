@@ -77,3 +77,26 @@ def file_wait_days() -> int:
             f"BENEFITS_FILE_WAIT_DAYS must be a non-negative whole number of days, got {value!r}"
         )
     return days
+
+
+#: Freshness thresholds in hours (warn, error) of the newest delivery of each source (issue 6).
+DEFAULT_FRESHNESS_HOURS = (12, 24)
+
+
+def freshness_hours(source: str) -> tuple[int, int]:
+    """(warn, error) hours for `source`: ``BENEFITS_FRESHNESS_HOURS_<SOURCE>``, else
+    ``BENEFITS_FRESHNESS_HOURS``, each as ``WARN:ERROR`` (default ``12:24``)."""
+    name = f"BENEFITS_FRESHNESS_HOURS_{source.upper()}"
+    value = os.environ.get(name) or os.environ.get("BENEFITS_FRESHNESS_HOURS")
+    if not value:
+        return DEFAULT_FRESHNESS_HOURS
+    try:
+        warn, error = (int(part) for part in value.split(":"))
+    except ValueError:
+        warn = error = -1
+    if not 0 <= warn <= error:
+        raise ValueError(
+            f"{name} / BENEFITS_FRESHNESS_HOURS must be WARN:ERROR hours with "
+            f"0 <= WARN <= ERROR, got {value!r}"
+        )
+    return warn, error

@@ -23,3 +23,9 @@ def reason_columns(evaluator, relation: exp.Expression) -> list[str]:
     """`COALESCE(<relation>.<reason>, 0) AS <reason>` for every reject reason."""
     alias = relation.sql(dialect=evaluator.dialect)
     return [f"COALESCE({alias}.{reason}, 0) AS {reason}" for reason in all_reasons()]
+
+
+@macro()
+def reason_sum(evaluator) -> str:
+    """`reason_a + reason_b + …` over every reject reason column (the load accounting identity)."""
+    return " + ".join(all_reasons())

@@ -11,6 +11,7 @@ from benefits_mesh.landing import (
     company_domains_sql,
     company_lookup_sql,
     delivery_files_sql,
+    freshness_sql,
     landing_rows_sql,
 )
 
@@ -55,3 +56,9 @@ def company_lookup(evaluator):
 def company_domains(evaluator):
     """reference/company_lookup.json's domains: one row per (ein, domain)."""
     return company_domains_sql(read=not _loading(evaluator))
+
+
+@macro()
+def landing_freshness(evaluator):
+    """Newest delivery file per source in the landing root, with its freshness thresholds."""
+    return freshness_sql(read=not _loading(evaluator))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,6 +92,11 @@ def project(tmp_path: Path) -> Project:
 def faketime() -> str:
     """libfaketime's `faketime`, installed from Debian's packages when missing (as root)."""
     found = shutil.which("faketime")
+    if found is None:
+        # pytest-xdist workers may get here together: one installs, the others wait
+        lock = open(Path(tempfile.gettempdir()) / "benefits-mesh-faketime.lock", "w")  # noqa: SIM115
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        found = shutil.which("faketime")
     if found is None:
         if os.geteuid() != 0 or shutil.which("apt-get") is None:
             pytest.fail("faketime is missing and cannot be installed: apt-get install faketime")

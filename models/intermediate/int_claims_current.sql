@@ -11,7 +11,9 @@ MODEL (
   grain (claim_id),
   audits (
     unique_values(columns := (claim_id)),
-    not_null(columns := (claim_id, company_ein, claim_type, service_date, amount, delivery_date))
+    not_null(columns := (claim_id, company_ein, claim_type, service_date, amount, delivery_date)),
+    no_future_dates(column := service_date),
+    join_cardinality(relation := 'filtering', key := claim_id, driving_model := staging.stg_claims, driving_key := claim_id)
   )
 );
 

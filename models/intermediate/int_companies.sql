@@ -48,7 +48,7 @@ WITH stg_companies AS (
   UNION
   SELECT
     d.company_ein
-  FROM intermediate.int_company_daily_claim_cost AS d
+  FROM intermediate.int_company_daily_claim_cost_v2 AS d
 )
 /* EINs x reference data: one-to-one on company_ein (both unique). */
 SELECT

@@ -1,22 +1,26 @@
-/* Claim cost per company and service day over the current version of every valid claim.
-   FULL: at most companies x days rows, recomputed so corrections and late claims always apply. */
+/* DEPRECATED compatibility view (DESIGN.md, Safe change): claim cost per company and service
+   day, now the per-claim-type rows of intermediate.int_company_daily_claim_cost_v2 summed over
+   claim_type (same columns, grain and content as the FULL table it replaces). Kept under the old
+   name for the grace period; delete this file on or after the removal date. */
 MODEL (
   name intermediate.int_company_daily_claim_cost,
-  kind FULL,
-  signals (delivery_ready(source := 'claims')),
+  kind VIEW,
+  tags (deprecated),
   grain (company_ein, service_date),
   audits (
     unique_combination_of_columns(columns := (company_ein, service_date)),
-    not_null(columns := (company_ein, service_date, claim_cost, claim_count))
-  )
+    not_null(columns := (company_ein, service_date, claim_cost, claim_count)),
+    metric_anomaly()
+  ),
+  description 'DEPRECATED (replaced_by: intermediate.int_company_daily_claim_cost_v2, removal_date: 2027-03-01): claim cost per company and service day; read intermediate.int_company_daily_claim_cost_v2 (grain company x day x claim_type) and sum over claim_type instead.'
 );
 
 SELECT
-  c.company_ein::TEXT AS company_ein,
-  SUM(c.amount)::DECIMAL(18, 2) AS claim_cost,
-  COUNT(*)::BIGINT AS claim_count,
-  c.service_date::DATE AS service_date
-FROM intermediate.int_claims_current AS c
+  v.company_ein::TEXT AS company_ein,
+  SUM(v.claim_cost)::DECIMAL(18, 2) AS claim_cost,
+  SUM(v.claim_count)::BIGINT AS claim_count,
+  v.service_date::DATE AS service_date
+FROM intermediate.int_company_daily_claim_cost_v2 AS v
 GROUP BY
-  c.company_ein,
-  c.service_date
+  v.company_ein,
+  v.service_date

@@ -9,7 +9,8 @@ MODEL (
     unique_combination_of_columns(columns := (person_id, _delivery_date)),
     not_null(columns := (person_id, start_date, status, ein_source)),
     accepted_values(column := status, is_in := ('active', 'terminated', 'leave')),
-    accepted_values(column := ein_source, is_in := ('column', 'notes', 'email_domain', 'unresolved'))
+    accepted_values(column := ein_source, is_in := ('column', 'notes', 'email_domain', 'unresolved')),
+    join_cardinality(relation := 'one_to_one', key := (person_id, _delivery_date), driving_model := staging.stg_employees, driving_key := (person_id, _delivery_date))
   )
 );
 

@@ -13,7 +13,9 @@ MODEL (
   audits (
     unique_values(columns := (source_file)),
     not_null(columns := (source, source_file, delivery_date, raw_rows)),
-    forall(criteria := (raw_rows = staged_rows + duplicate_rows + quarantined_rows))
+    load_conservation(),
+    volume_anomaly(history := staging.stg_@{source}__files),
+    duplicate_delivery(history := staging.stg_@{source}__files)
   )
 );
 

@@ -6,7 +6,8 @@ MODEL (
   audits (
     unique_combination_of_columns(columns := (company_ein, window_end)),
     not_null(columns := (company_ein, window_end, current_90d_cost, prior_90d_cost, pct_change)),
-    forall(criteria := (prior_90d_cost > 0, current_90d_cost > 3 * prior_90d_cost))
+    forall(criteria := (prior_90d_cost > 0, current_90d_cost > 3 * prior_90d_cost)),
+    no_future_dates(column := window_end)
   ),
   description '90-day claim cost spikes per company (SPEC §3): days where the cost of the 90 days ending on window_end is more than 3x the cost of the 90 days before (exactly +200 % is not a spike).',
   column_descriptions (
@@ -19,11 +20,15 @@ MODEL (
 );
 
 WITH int_company_daily_claim_cost AS (
+  /* Cost per company and service day: the v2 rows (one per claim type) summed over claim_type. */
   SELECT
     d.company_ein,
     d.service_date,
-    d.claim_cost
-  FROM intermediate.int_company_daily_claim_cost AS d
+    SUM(d.claim_cost) AS claim_cost
+  FROM intermediate.int_company_daily_claim_cost_v2 AS d
+  GROUP BY
+    d.company_ein,
+    d.service_date
 ), company_first_days AS (
   SELECT
     d.company_ein,

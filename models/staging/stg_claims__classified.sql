@@ -12,7 +12,9 @@ MODEL (
   audits (
     unique_combination_of_columns(columns := (_source_file, _row_number)),
     not_null(columns := (_source_file, _delivery_date, _row_number, _row_status)),
-    accepted_values(column := _row_status, is_in := ('staged', 'duplicate', 'quarantined'))
+    accepted_values(column := _row_status, is_in := ('staged', 'duplicate', 'quarantined')),
+    accepted_values(column := _reject_reason, is_in := ('conflicting_duplicate', 'missing_claim_id', 'invalid_ein', 'unknown_claim_type', 'missing_service_date', 'invalid_service_date', 'future_service_date', 'missing_amount', 'invalid_amount', 'negative_amount', 'amount_too_large')),
+    no_future_dates(column := _delivery_date)
   )
 );
 

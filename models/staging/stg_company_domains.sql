@@ -5,7 +5,9 @@ MODEL (
   grain (company_ein, email_domain),
   audits (
     not_null(columns := (company_ein, email_domain)),
-    unique_combination_of_columns(columns := (company_ein, email_domain))
+    unique_combination_of_columns(columns := (company_ein, email_domain)),
+    /* a domain listed by two companies: its employees resolve to the first (DESIGN) */
+    unique_values_non_blocking(columns := (email_domain))
   )
 );
 

@@ -2,7 +2,10 @@
 MODEL (
   name staging.stg_delivery_files,
   kind VIEW,
-  grain (source_file)
+  grain (source_file),
+  audits (
+    unique_values(columns := (source_file))
+  )
 );
 
 SELECT
@@ -11,6 +14,7 @@ SELECT
   e.extra_columns,
   e.raw_rows,
   e.file_size_bytes,
+  e.content_digest,
   e.delivery_date,
   e._loaded_at
 FROM staging.stg_employees__files AS e
@@ -21,6 +25,7 @@ SELECT
   p.extra_columns,
   p.raw_rows,
   p.file_size_bytes,
+  p.content_digest,
   p.delivery_date,
   p._loaded_at
 FROM staging.stg_plans__files AS p
@@ -31,6 +36,7 @@ SELECT
   c.extra_columns,
   c.raw_rows,
   c.file_size_bytes,
+  c.content_digest,
   c.delivery_date,
   c._loaded_at
 FROM staging.stg_claims__files AS c

@@ -2,7 +2,10 @@
 MODEL (
   name staging.stg_employees__quarantine,
   kind VIEW,
-  grain (_source_file, _row_number)
+  grain (_source_file, _row_number),
+  audits (
+    not_null(columns := (_source_file, _row_number, _reject_reason))
+  )
 );
 
 SELECT

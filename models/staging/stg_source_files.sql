@@ -13,7 +13,8 @@ MODEL (
   grain (source_file),
   audits (
     unique_values(columns := (source_file)),
-    not_null(columns := (source, source_file, delivery_date, raw_rows))
+    not_null(columns := (source, source_file, delivery_date, raw_rows)),
+    no_future_dates(column := delivery_date)
   )
 );
 
@@ -23,6 +24,7 @@ SELECT
   f.extra_columns::TEXT AS extra_columns, /* header columns outside the contract, ignored */
   f.raw_rows::BIGINT AS raw_rows, /* data records (header and empty lines excluded) */
   f.file_size_bytes::BIGINT AS file_size_bytes,
+  f.content_digest::TEXT AS content_digest, /* BLAKE2b of the bytes: a file delivered twice */
   f.delivery_date::DATE AS delivery_date, /* date in the file name */
   CURRENT_TIMESTAMP::TIMESTAMP AS _loaded_at
 FROM @landing_files(@start_ds, @end_ds, @source) AS f

@@ -1,0 +1,29 @@
+/* Freshness (issue 6): sources whose newest delivery is older than the threshold of @level
+   ('warn' or 'error' -> warn_after_hours / error_after_hours of staging.stg_source_freshness),
+   measured from the end of the newest delivery day to the run's execution time. Non-blocking
+   at both levels: a late feed must not stop the other sources' loads (see DESIGN.md);
+   `benefits-mesh freshness` turns the same figures into exit codes 0/1/2 for schedulers. */
+AUDIT (
+  name source_freshness,
+  defaults (level = 'warn'),
+  blocking FALSE
+);
+
+SELECT
+  f.source,
+  f.newest_file,
+  @level AS level,
+  DATE_DIFF(
+    'hour',
+    CAST(f.newest_delivery_date AS TIMESTAMP) + INTERVAL '1' DAY,
+    CAST(@execution_ts AS TIMESTAMP)
+  ) AS age_hours,
+  CASE WHEN @level = 'error' THEN f.error_after_hours ELSE f.warn_after_hours END AS threshold_hours
+FROM @this_model AS f
+WHERE
+  f.newest_delivery_date IS NULL
+  OR DATE_DIFF(
+    'hour',
+    CAST(f.newest_delivery_date AS TIMESTAMP) + INTERVAL '1' DAY,
+    CAST(@execution_ts AS TIMESTAMP)
+  ) > CASE WHEN @level = 'error' THEN f.error_after_hours ELSE f.warn_after_hours END

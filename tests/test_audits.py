@@ -1,0 +1,322 @@
+"""Every generic audit in audits/ fails on bad rows and passes on good ones (issue 6).
+
+The audits are exercised through a real `sqlmesh plan` of a throw-away SQLMesh project that
+holds the project's audits/ and macros/ and small models of literal rows: for each audit one
+model it must pass on and one it must fail on. Attached non-blocking, so one plan reports them
+all; the test reads the warnings a user sees. One more plan shows a blocking audit stopping the
+plan with a non-zero exit. Audits on real data (freshness, volume, duplicate delivery, the
+blocking guards of the models) are exercised by tests/test_bad_input.py.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from benefits_mesh.contract import all_reasons
+
+PROJECT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+CLOCK = "2026-03-10 06:00:00"
+
+CONFIG = """
+from sqlmesh.core.config import Config, DuckDBConnectionConfig, GatewayConfig, ModelDefaultsConfig
+
+config = Config(
+    gateways={{"local": GatewayConfig(connection=DuckDBConnectionConfig(database={db!r}))}},
+    default_gateway="local",
+    model_defaults=ModelDefaultsConfig(dialect="duckdb", start="2026-03-01", cron="@daily"),
+    disable_anonymized_analytics=True,
+)
+"""
+
+
+def _accounting(raw: int, staged: int, duplicate: int, quarantined: int, reasons: int) -> str:
+    columns = ", ".join(
+        f"{reasons if i == 0 else 0} AS {reason}" for i, reason in enumerate(all_reasons())
+    )
+    return (
+        f"SELECT 'claims_2026-03-05.csv' AS source_file, {raw} AS raw_rows, "
+        f"{staged} AS staged_rows, {duplicate} AS duplicate_rows, "
+        f"{quarantined} AS quarantined_rows, {columns}"
+    )
+
+
+def _files(rows: list[tuple[str, str, int, int]]) -> str:
+    values = ", ".join(
+        f"('{name}', DATE '{day}', {raw}, {size}, 'digest-{size}')" for name, day, raw, size in rows
+    )
+    return (
+        "SELECT v.source_file, v.delivery_date, v.raw_rows, v.file_size_bytes, v.content_digest "
+        f"FROM (VALUES {values}) AS v(source_file, delivery_date, raw_rows, file_size_bytes, "
+        "content_digest)"
+    )
+
+
+HISTORY = [
+    (f"claims_2026-02-{d:02d}.csv", f"2026-02-{d:02d}", 100 + d % 3, 9000 + d) for d in range(1, 21)
+]
+HISTORY += [
+    ("claims_2026-02-21.csv", "2026-02-21", 5000, 400000),  # 50x the usual volume
+    ("claims_2026-02-22.csv", "2026-02-22", 101, 9001),  # same bytes as 02-01
+    ("claims_2026-02-23.csv", "2026-02-23", 102, 8000),
+]
+
+
+def _costs(last: int) -> str:
+    days = ", ".join(f"('11-1111111', DATE '2026-02-01' + {d}, {100 + d % 5})" for d in range(30))
+    return (
+        "SELECT v.company_ein, CAST(v.service_date AS DATE) AS service_date, "
+        "CAST(v.claim_cost AS DECIMAL(18, 2)) AS claim_cost "
+        f"FROM (VALUES {days}, ('11-1111111', DATE '2026-03-03', {last})) "
+        "AS v(company_ein, service_date, claim_cost)"
+    )
+
+
+def _freshness(newest: str | None, warn: int, error: int) -> str:
+    day = f"DATE '{newest}'" if newest else "CAST(NULL AS DATE)"
+    return (
+        f"SELECT 'claims' AS source, {day} AS newest_delivery_date, "
+        f"'claims_{newest}.csv' AS newest_file, {warn} AS warn_after_hours, "
+        f"{error} AS error_after_hours"
+    )
+
+
+# model name -> (query, audits, expected failing audit or None)
+CASES: dict[str, tuple[str, str, str | None]] = {
+    "driving": ("SELECT v.k FROM (VALUES (1), (2), (3)) AS v(k)", "", None),
+    "card_one_to_one_ok": (
+        "SELECT d.k FROM t.driving AS d",
+        "join_cardinality(relation := 'one_to_one', key := k, driving_model := t.driving, "
+        "driving_key := k, blocking := false)",
+        None,
+    ),
+    "card_fan_out": (
+        "SELECT d.k FROM t.driving AS d JOIN (VALUES (1), (1), (2), (3)) AS l(k) ON l.k = d.k",
+        "join_cardinality(relation := 'many_to_one', key := k, driving_model := t.driving, "
+        "driving_key := k, blocking := false)",
+        "join_cardinality",
+    ),
+    "card_filtering_ok": (
+        "SELECT d.k FROM t.driving AS d WHERE d.k < 3",
+        "join_cardinality(relation := 'filtering', key := k, driving_model := t.driving, "
+        "driving_key := k, blocking := false)",
+        None,
+    ),
+    "card_lost_rows": (
+        "SELECT d.k FROM t.driving AS d WHERE d.k < 3",
+        "join_cardinality(relation := 'one_to_one', key := k, driving_model := t.driving, "
+        "driving_key := k, blocking := false)",
+        "join_cardinality",
+    ),
+    "dates_ok": (
+        "SELECT DATE '2026-03-09' AS service_date",
+        "no_future_dates(column := service_date, blocking := false)",
+        None,
+    ),
+    "dates_future": (
+        "SELECT DATE '2026-03-11' AS service_date",
+        "no_future_dates(column := service_date, blocking := false)",
+        "no_future_dates",
+    ),
+    "conservation_ok": (_accounting(10, 7, 1, 2, 2), "load_conservation(blocking := false)", None),
+    "conservation_lost_row": (
+        _accounting(10, 6, 1, 2, 2),
+        "load_conservation(blocking := false)",
+        "load_conservation",
+    ),
+    "conservation_reasonless": (
+        _accounting(10, 7, 1, 2, 1),
+        "load_conservation(blocking := false)",
+        "load_conservation",
+    ),
+    "files_history": (_files(HISTORY), "", None),
+    "volume_ok": (
+        "SELECT h.* FROM t.files_history AS h WHERE h.source_file = 'claims_2026-02-23.csv'",
+        "volume_anomaly(history := t.files_history)",
+        None,
+    ),
+    "volume_50x": (
+        "SELECT h.* FROM t.files_history AS h WHERE h.source_file = 'claims_2026-02-21.csv'",
+        "volume_anomaly(history := t.files_history)",
+        "volume_anomaly",
+    ),
+    "delivery_unique": (
+        "SELECT h.* FROM t.files_history AS h WHERE h.source_file = 'claims_2026-02-23.csv'",
+        "duplicate_delivery(history := t.files_history)",
+        None,
+    ),
+    "delivery_twice": (
+        "SELECT h.* FROM t.files_history AS h WHERE h.source_file = 'claims_2026-02-22.csv'",
+        "duplicate_delivery(history := t.files_history)",
+        "duplicate_delivery",
+    ),
+    "cost_steady": (_costs(103), "metric_anomaly()", None),
+    "cost_spike": (_costs(5000), "metric_anomaly()", "metric_anomaly"),
+    "reference": ("SELECT v.person_id FROM (VALUES ('P1'), ('P2')) AS v(person_id)", "", None),
+    "reference_known": (
+        "SELECT v.person_id FROM (VALUES ('P1'), (NULL)) AS v(person_id)",
+        "known_reference(column := person_id, reference_model := t.reference, "
+        "reference_column := person_id)",
+        None,
+    ),
+    "reference_unknown": (
+        "SELECT v.person_id FROM (VALUES ('P1'), ('P9'), ('P9')) AS v(person_id)",
+        "known_reference(column := person_id, reference_model := t.reference, "
+        "reference_column := person_id)",
+        "known_reference",
+    ),
+    "fresh_ok": (_freshness("2026-03-09", 12, 24), "source_freshness(level := 'warn')", None),
+    "fresh_warn": (
+        _freshness("2026-03-09", 2, 24),
+        "source_freshness(level := 'warn')",
+        "source_freshness",
+    ),
+    "fresh_warn_not_error": (
+        _freshness("2026-03-09", 2, 24),
+        "source_freshness(level := 'error')",
+        None,
+    ),
+    "fresh_error": (
+        _freshness("2026-03-07", 12, 24),
+        "source_freshness(level := 'error')",
+        "source_freshness",
+    ),
+    "fresh_no_file": (
+        _freshness(None, 12, 24),
+        "source_freshness(level := 'error')",
+        "source_freshness",
+    ),
+}
+
+
+def _write_project(folder: Path, cases: dict[str, tuple[str, str, str | None]]) -> None:
+    shutil.copytree(PROJECT / "audits", folder / "audits")
+    shutil.copytree(
+        PROJECT / "macros", folder / "macros", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    (folder / "models").mkdir()
+    (folder / "config.py").write_text(CONFIG.format(db=str(folder / "harness.duckdb")))
+    for name, (query, audits, _) in cases.items():
+        audit_block = f",\n  audits ({audits})" if audits else ""
+        # a model named in an audit must be a parent of the audited model (as in the project)
+        parents = re.findall(r"(?:reference_model|history|driving_model) := (t\.\w+)", audits)
+        if parents:
+            audit_block += f",\n  depends_on ({', '.join(sorted(set(parents)))})"
+        (folder / "models" / f"{name}.sql").write_text(
+            textwrap.dedent(
+                f"""\
+                MODEL (
+                  name t.{name},
+                  kind FULL{audit_block}
+                );
+
+                {query}
+                """
+            )
+        )
+
+
+def _plan(folder: Path, faketime: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [
+            faketime,
+            CLOCK,
+            str(BIN / "sqlmesh"),
+            "-p",
+            str(folder),
+            "plan",
+            "--auto-apply",
+            "--no-prompts",
+        ],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "SQLMESH__DISABLE_ANONYMIZED_ANALYTICS": "1"},
+    )
+
+
+def _warnings(output: str) -> dict[str, set[str]]:
+    """model -> audits that printed `[WARNING] t.<model>: '<audit>' audit error: N rows failed`."""
+    flat = " ".join(output.split())
+    found: dict[str, set[str]] = {}
+    for model, audit in re.findall(
+        r"\[WARNING\] t\.(\w+): '(\w+)' audit error: \d+ rows? failed", flat
+    ):
+        found.setdefault(model, set()).add(audit)
+    return found
+
+
+def test_every_generic_audit_fails_on_bad_rows_and_passes_on_good_ones(tmp_path, faketime):
+    _write_project(tmp_path, CASES)
+    result = _plan(tmp_path, faketime)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    warnings = _warnings(output)
+    expected = {name: {audit} for name, (_, _, audit) in CASES.items() if audit}
+    assert warnings == expected, output[-6000:]
+    # the message names the model, the audit and how many rows failed, e.g.
+    assert re.search(
+        r"\[WARNING\] t\.volume_50x: 'volume_anomaly' audit error: 1 row failed",
+        " ".join(output.split()),
+    )
+
+
+def test_a_blocking_audit_stops_the_plan_and_names_the_rows(tmp_path, faketime):
+    cases = {
+        "dates_future": (
+            "SELECT DATE '2026-03-11' AS service_date, 'C1' AS claim_id",
+            "no_future_dates(column := service_date)",
+            "no_future_dates",
+        )
+    }
+    _write_project(tmp_path, cases)
+    result = _plan(tmp_path, faketime)
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0
+    assert "no_future_dates" in output and "t.dates_future" in output
+    assert "1 row failed" in output or "1 rows failed" in output, output[-3000:]
+    # nothing was promoted: the environment has no view for the model
+    import duckdb
+
+    with duckdb.connect(str(tmp_path / "harness.duckdb"), read_only=True) as con:
+        views = con.execute(
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 't'"
+        ).fetchone()
+    assert views == (0,)
+
+
+@pytest.mark.parametrize(
+    ("clock", "env", "code", "word"),
+    [
+        ("2026-03-06 06:00:00", {}, 0, "ok"),
+        ("2026-03-06 15:00:00", {}, 1, "warn"),
+        ("2026-03-07 06:00:00", {}, 2, "error"),
+        ("2026-03-07 06:00:00", {"BENEFITS_FRESHNESS_HOURS_CLAIMS": "24:72"}, 1, "warn"),
+    ],
+)
+def test_freshness_command_exit_codes(tmp_path, faketime, clock, env, code, word):
+    root = tmp_path / "root"
+    for source in ("employees", "plans", "claims"):
+        folder = root / "landing" / source
+        folder.mkdir(parents=True)
+        (folder / f"{source}_2026-03-05.csv").write_text("x\n")
+    quiet = {f"BENEFITS_FRESHNESS_HOURS_{s.upper()}": "1000:2000" for s in ("employees", "plans")}
+    result = subprocess.run(
+        [faketime, clock, str(BIN / "benefits-mesh"), "freshness"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "BENEFITS_DATA_DIR": str(root), **quiet, **env},
+    )
+    assert result.returncode == code, result.stdout + result.stderr
+    line = next(row for row in result.stdout.splitlines() if " claims " in row)
+    assert line.startswith(word), line
+    assert "claims_2026-03-05.csv" in line
