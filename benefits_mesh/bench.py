@@ -1,0 +1,421 @@
+"""`benefits-mesh bench`: SQLMesh at feed scale against a hand-written DuckDB pipeline (issue 5).
+
+One invocation generates a landing root with the project's generator (history, then one new
+delivery day) under a work folder and measures, each ``repeat`` times, as fresh subprocesses:
+
+1. ``sqlmesh plan --auto-apply`` backfilling the history into a fresh warehouse;
+2. ``sqlmesh run`` loading the new day (the warehouse is reset to the post-plan copy each time);
+3. a no-op ``sqlmesh run`` (nothing due);
+4. ``bench/handwritten.sql`` doing the claims work of 1 and 2 in its own DuckDB file.
+
+The new day is yesterday (UTC), the history the days before it; the runs use the real clock, so a
+run processes the new day as the daily scheduler would. The plan gets ``--execution-time <new day>
+06:00``, so no model's schedule reaches the new day yet, and the new day's files are moved aside
+while it runs, because the ``delivery_ready`` signal reads the real clock. (Not faketime: under it
+the same plan took 2.5-3.5x as long.) Each step checks in ``marts.fct_load_accounting`` that it
+loaded what it should, so a no-op is never timed as work.
+Peak RSS is the child's ``ru_maxrss`` from ``wait4`` (the process and its reaped children).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import re
+import runpy
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from benefits_mesh.settings import project_root
+
+PROJECT = project_root()
+BIN = Path(sys.executable).parent
+HANDWRITTEN_SQL = PROJECT / "bench" / "handwritten.sql"
+SOURCES = ("employees", "plans", "claims")
+MODEL_LINE = re.compile(r"^\[\d+/\d+\]\s+(\S+)\s+\[.*?\]\s+([0-9.]+)s\s*$")
+LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) - .*? - (.*)$")
+DATA_SQL = re.compile(r'\*/ (CREATE (OR REPLACE )?TABLE|INSERT|DELETE|MERGE)[^(]*"sqlmesh__')
+
+
+class BenchError(RuntimeError):
+    pass
+
+
+@dataclass
+class Step:
+    name: str
+    rows: int = 0
+    seconds: list[float] = field(default_factory=list)
+    rss_mb: list[float] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds) if self.seconds else float("nan")
+
+    def row(self) -> str:
+        rate = f"{self.rows / self.median:>12,.0f}" if self.rows and self.seconds else f"{'':>12}"
+        return (
+            f"{self.name:<28} {len(self.seconds):>4} {self.median:>9.2f} {min(self.seconds):>8.2f} "
+            f"{self.rows:>12,} {rate} {max(self.rss_mb):>9,.0f}"
+        )
+
+
+def say(message: str) -> None:
+    print(f"[bench] {message}", flush=True)
+
+
+def machine() -> str:
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if "model name" in line),
+        platform.processor(),
+    )
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    import sqlmesh
+
+    return (
+        f"{os.cpu_count()} CPU ({cpu}), {mem:.1f} GiB RAM; Python {platform.python_version()}, "
+        f"sqlmesh {sqlmesh.__version__}, duckdb {duckdb.__version__}"
+    )
+
+
+def spawn(cmd: list[str], env: dict[str, str], log: Path, cwd: Path) -> tuple[float, float]:
+    """Run ``cmd`` to completion; (wall seconds, peak RSS MB). Output goes to ``log``."""
+    start = time.perf_counter()
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
+        _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        tail = log.read_text(errors="replace")[-3000:]
+        raise BenchError(f"{' '.join(cmd)} failed ({proc.returncode}), log {log}:\n{tail}")
+    return seconds, usage.ru_maxrss / 1024
+
+
+def model_seconds(log: Path) -> dict[str, float]:
+    """Per-model execution seconds from SQLMesh's progress lines ``[1/1] model [...] 0.51s``."""
+    totals: dict[str, float] = {}
+    for line in log.read_text(errors="replace").splitlines():
+        match = MODEL_LINE.match(line.strip())
+        if match:
+            totals[match[1]] = totals.get(match[1], 0.0) + float(match[2])
+    return totals
+
+
+def time_split(log_dir: Path, wall: float) -> str:
+    """Where a sqlmesh command's wall time went, from its INFO log's per-line timestamps."""
+    stamps = []
+    for path in sorted(log_dir.glob("sqlmesh_*.log")):
+        for line in path.read_text(errors="replace").splitlines():
+            if match := LOG_LINE.match(line):
+                stamps.append((dt.datetime.strptime(match[1], "%Y-%m-%d %H:%M:%S,%f"), match[2]))
+    split = dict.fromkeys(("model SQL", "audits", "other SQL", "python"), 0.0)
+    for (at, message), (until, _) in zip(stamps, stamps[1:], strict=False):
+        if "Executing SQL" not in message:
+            kind = "python"
+        elif ' AS "audit"' in message:
+            kind = "audits"
+        else:
+            kind = "model SQL" if DATA_SQL.search(message) else "other SQL"
+        split[kind] += (until - at).total_seconds()
+    split["before logging"] = wall - sum(split.values())
+    return ", ".join(f"{kind} {seconds:.1f}" for kind, seconds in split.items())
+
+
+def claims_loaded(warehouse: Path) -> dict[dt.date, int]:
+    """Claims files in ``marts.fct_load_accounting``: delivery date -> raw rows."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = con.execute(
+            "SELECT delivery_date, raw_rows FROM marts.fct_load_accounting WHERE source = 'claims'"
+        ).fetchall()
+    return dict(rows)
+
+
+def figures(warehouse: Path, queries: dict[str, str]) -> dict[str, tuple]:
+    out = {}
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        for name, sql in queries.items():
+            try:
+                out[name] = tuple(con.execute(sql).fetchone())
+            except duckdb.Error as exc:  # a model renamed by a later change: report, not fail
+                out[name] = (f"n/a: {str(exc).splitlines()[0][:60]}",)
+    return out
+
+
+SQLMESH_FIGURES = {
+    "current claims (n, sum)": "SELECT count(*), sum(amount) FROM marts.fct_claims",
+    "daily cost (n, sum)": "SELECT count(*), sum(claim_cost) "
+    "FROM intermediate.int_company_daily_claim_cost",
+    "spikes (n, sum)": "SELECT count(*), sum(current_90d_cost) FROM marts.fct_claims_cost_spikes",
+    "claims staged rows": "SELECT sum(staged_rows) FROM marts.fct_load_accounting "
+    "WHERE source = 'claims'",
+}
+HANDWRITTEN_FIGURES = {
+    "current claims (n, sum)": "SELECT count(*), sum(amount) FROM claims_current",
+    "daily cost (n, sum)": "SELECT count(*), sum(claim_cost) FROM company_daily_cost",
+    "spikes (n, sum)": "SELECT count(*), sum(current_90d_cost) FROM cost_spikes",
+    "claims staged rows": "SELECT sum(staged_rows) FROM load_accounting",
+}
+
+
+def duckdb_settings(project: Path) -> dict:
+    """The project's DuckDB ``connector_config`` (memory limit...), for the handwritten side too."""
+    config = runpy.run_path(str(project / "config.py"))["config"]
+    return dict(config.gateways[config.default_gateway].connection.connector_config)
+
+
+def handwritten_batch(database: str, start: str, end: str, settings: str = "{}") -> None:
+    """Run bench/handwritten.sql over the claims files delivered in [start, end] (a subprocess)."""
+    from benefits_mesh.landing import landing_rows_sql
+
+    landed = landing_rows_sql("claims", dt.date.fromisoformat(start), dt.date.fromisoformat(end))
+    sql = HANDWRITTEN_SQL.read_text()
+    for key, value in {"landed": landed, "start": start, "end": end}.items():
+        sql = sql.replace("{{" + key + "}}", value)
+    with duckdb.connect(database, config=json.loads(settings)) as con:
+        con.execute(sql)
+
+
+def handwritten_rows(database: Path) -> int:
+    with duckdb.connect(str(database), read_only=True) as con:
+        return con.execute("SELECT coalesce(sum(raw_rows), 0) FROM load_accounting").fetchone()[0]
+
+
+def fresh(path: Path, copy_from: Path | None = None) -> None:
+    """Remove a DuckDB file with its WAL and spill folder; optionally copy a snapshot in."""
+    for extra in (path, path.with_name(path.name + ".wal")):
+        extra.unlink(missing_ok=True)
+    shutil.rmtree(path.with_name(path.name + ".tmp"), ignore_errors=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if copy_from is not None:
+        shutil.copyfile(copy_from, path)
+
+
+def new_day_files(root: Path, day: dt.date) -> list[Path]:
+    return [root / "landing" / s / f"{s}_{day.isoformat()}.csv" for s in SOURCES]
+
+
+def hide(files: list[Path], hidden: bool) -> None:
+    """Move the new day's files aside (hidden) or back, so a plan cannot see them."""
+    for path in files:
+        held = path.with_name(path.name + ".held")
+        src, dst = (path, held) if hidden else (held, path)
+        if src.exists():
+            src.rename(dst)
+
+
+def prepare_root(root: Path, args, start: dt.date, days: int) -> tuple[float, float]:
+    """Generate ``days`` history days then deliver one; reuse a kept root with equal parameters."""
+    from benefits_mesh.generate import deliver, generate
+
+    state = root / "generator.json"
+    wanted = {
+        "start": start.isoformat(),
+        "companies": args.companies,
+        "employees": args.employees,
+        "claims_per_day": args.rows_per_day,
+        "seed": args.seed,
+        "dirt_rate": args.dirt_rate,
+        "history_days": args.claims_history_days,
+    }
+    if state.is_file():
+        saved = json.loads(state.read_text())
+        if saved["params"] == wanted and saved["days"] == days + 1:
+            hide(new_day_files(root, start + dt.timedelta(days=days)), hidden=False)
+            say(f"reusing the landing root {root}")
+            return 0.0, 0.0
+    say(f"generating {days} history days x {args.rows_per_day:,} claims in {root}")
+    began = time.perf_counter()
+    generate(
+        root, start, days, args.companies, args.employees, args.rows_per_day, args.seed,
+        args.dirt_rate, history_days=args.claims_history_days, progress=False,
+    )  # fmt: skip
+    generated = time.perf_counter() - began
+    say(f"generated in {generated:.1f} s; delivering the new day")
+    began = time.perf_counter()
+    deliver(root, days=1, progress=False)
+    return generated, time.perf_counter() - began
+
+
+def bench_one(args, history_days: int) -> dict:
+    """Measure one configuration; returns the figures and prints the table."""
+    from benefits_mesh.generate import Params, is_delivery_day
+
+    new_day = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    days = history_days
+    probe = Params(new_day, args.companies, args.employees, args.rows_per_day, args.seed, 0.0)
+    if not is_delivery_day(probe, "claims", days):  # the generator skips claims on a few days
+        days += 1
+        say(f"day {history_days} has no claims file in the generator: history is {days} days")
+    start = new_day - dt.timedelta(days=days)
+    work = Path(args.work_dir).resolve() / f"h{history_days}_r{args.rows_per_day}"
+    root, wh_dir, logs = work / "root", work / "warehouse", work / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    last = new_day - dt.timedelta(days=1)
+    say(f"work folder {work}; history {start} .. {last}, new day {new_day}")
+    generated, delivered = prepare_root(root, args, start, days)
+    env = dict(os.environ, COLUMNS="300", BENEFITS_DATA_DIR=str(root), BENEFITS_START=str(start))
+    warehouse, after_plan = wh_dir / "benefits.duckdb", wh_dir / "after_plan.duckdb"
+    env["BENEFITS_WAREHOUSE"] = str(warehouse)
+    project = Path(args.project or PROJECT).resolve()
+    sqlmesh = [str(BIN / "sqlmesh"), "-p", str(project)]
+    hw, hw_after = wh_dir / "handwritten.duckdb", wh_dir / "handwritten_after_backfill.duckdb"
+    settings = json.dumps(duckdb_settings(project))
+    worker = [sys.executable, "-m", "benefits_mesh.bench", str(hw)]
+    steps = {name: Step(name) for name in ("plan", "run", "noop", "hw_backfill", "hw_day")}
+    titles = {
+        "plan": "sqlmesh plan (backfill)",
+        "run": "sqlmesh run (new day)",
+        "noop": "sqlmesh run (no-op)",
+        "hw_backfill": "handwritten backfill",
+        "hw_day": "handwritten new day",
+    }
+    for key, step in steps.items():
+        step.name = titles[key]
+
+    def measure(key: str, tail: list[str], rep: int) -> Path:
+        """One timed subprocess: the handwritten worker or a sqlmesh command (own log folder)."""
+        log = logs / f"{key}_{rep}.log"
+        log_dir = ["--log-file-dir", str(logs / f"{key}_{rep}")]
+        shutil.rmtree(log_dir[1], ignore_errors=True)
+        cmd = [*worker, *tail, settings] if key.startswith("hw_") else [*sqlmesh, *log_dir, *tail]
+        seconds, rss = spawn(cmd, env, log, work)
+        steps[key].seconds.append(seconds)
+        steps[key].rss_mb.append(rss)
+        say(f"{titles[key]} #{rep}: {seconds:.2f} s, peak RSS {rss:,.0f} MB")
+        return log
+
+    history_files = {
+        start + dt.timedelta(days=i) for i in range(days) if is_delivery_day(probe, "claims", i)
+    }
+    do_sqlmesh, do_handwritten = args.only in (None, "sqlmesh"), args.only in (None, "handwritten")
+    plan_log = run_log = None
+    hide(new_day_files(root, new_day), hidden=do_sqlmesh)
+    try:
+        for rep in range(1, args.plan_repeat + 1 if do_sqlmesh else 1):
+            fresh(warehouse)
+            plan = ["plan", "--auto-apply", "--no-prompts", "--skip-tests", "--execution-time"]
+            plan_log = measure("plan", [*plan, f"{new_day} 06:00:00"], rep)
+            loaded = claims_loaded(warehouse)
+            if set(loaded) != history_files:
+                raise BenchError(f"plan loaded claims days {sorted(loaded)}, expected history")
+            steps["plan"].rows = sum(loaded.values())
+    finally:
+        hide(new_day_files(root, new_day), hidden=False)
+    if do_sqlmesh:
+        fresh(after_plan, copy_from=warehouse)
+    for rep in range(1, args.repeat + 1 if do_sqlmesh else 1):
+        fresh(warehouse, copy_from=after_plan)
+        run_log = measure("run", ["run"], rep)
+        loaded = claims_loaded(warehouse)
+        if loaded.get(new_day) != args.rows_per_day:
+            raise BenchError(f"run did not load the new day {new_day}: {loaded.get(new_day)} rows")
+        steps["run"].rows = loaded[new_day]
+    for rep in range(1, args.repeat + 1 if do_sqlmesh else 1):
+        log = measure("noop", ["run"], rep)
+        if model_seconds(log):
+            raise BenchError(f"the no-op run executed models: {sorted(model_seconds(log))}")
+
+    for rep in range(1, args.plan_repeat + 1 if do_handwritten else 1):
+        fresh(hw)
+        measure("hw_backfill", [str(start), str(last)], rep)
+        steps["hw_backfill"].rows = handwritten_rows(hw)
+    if do_handwritten:
+        fresh(hw_after, copy_from=hw)
+    for rep in range(1, args.repeat + 1 if do_handwritten else 1):
+        fresh(hw, copy_from=hw_after)
+        measure("hw_day", [str(new_day), str(new_day)], rep)
+        steps["hw_day"].rows = handwritten_rows(hw) - steps["hw_backfill"].rows
+
+    both = warehouse.exists() and hw.exists()  # --only: compare with a kept other side
+    mine = figures(warehouse, SQLMESH_FIGURES) if both else {}
+    theirs = figures(hw, HANDWRITTEN_FIGURES) if both else {}
+    agree = both and all(mine[k] == theirs[k] for k in mine)
+    print()
+    print(f"machine: {machine()}")
+    print(
+        f"data: {days} history days + 1 new day, {args.rows_per_day:,} claims rows/day, "
+        f"{args.companies} companies, {args.employees:,} employees, dirt {args.dirt_rate}; "
+        f"generated in {generated:.1f} s (+ {delivered:.1f} s for the new day)"
+    )
+    print(f"{'step':<28} {'runs':>4} {'median_s':>9} {'min_s':>8} {'claims_rows':>12} "
+          f"{'rows_per_s':>12} {'peak_rss_mb':>9}")  # fmt: skip
+    for step in steps.values():
+        if step.seconds:
+            print(step.row())
+    for key, log in (("plan", plan_log), ("run", run_log)):
+        if log is None:
+            continue
+        times = model_seconds(log)
+        top = ", ".join(f"{m} {t:.2f}s" for m, t in sorted(times.items(), key=lambda i: -i[1])[:6])
+        wall = steps[key].seconds[-1]
+        split = time_split(log.with_suffix(""), wall)
+        print(f"last {key}: {wall:.1f} s wall = {split} s (from its log)")
+        print(f"  models {sum(times.values()):.1f} s; slowest: {top}")
+    print(f"same results (sqlmesh vs handwritten): {'yes' if agree else 'NO' if both else 'n/a'}")
+    for key in mine:
+        if mine[key] != theirs[key]:
+            print(f"  {key}: sqlmesh {mine[key]} vs handwritten {theirs[key]}")
+    if not args.keep:  # the logs stay (small): per-model timings of every step
+        shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(wh_dir, ignore_errors=True)
+    return {
+        "history_days": days,
+        "run_vs_handwritten": steps["run"].median / steps["hw_day"].median,
+        "run_vs_rebuild": steps["run"].median / steps["plan"].median,
+        "peak_rss_mb": max(max(s.rss_mb) for s in steps.values() if s.rss_mb),
+        "noop_s": steps["noop"].median,
+        "run_s": steps["run"].median,
+        "agree": agree,
+    }
+
+
+def fingerprint(project: Path) -> str:
+    """A short hash of the project's SQL and Python sources (which version was measured)."""
+    digest = hashlib.sha256()
+    for folder in ("models", "macros", "signals", "audits", "seeds", "benefits_mesh"):
+        for path in sorted((project / folder).rglob("*")):
+            if path.is_file() and path.suffix in {".sql", ".py", ".csv", ".yaml"}:
+                digest.update(path.relative_to(project).as_posix().encode() + path.read_bytes())
+    digest.update((project / "config.py").read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def bench(args) -> int:
+    args.plan_repeat = args.plan_repeat or args.repeat
+    histories = args.compare_history or [args.history_days]
+    project = Path(args.project or PROJECT).resolve()
+    say(f"machine: {machine()}")
+    say(f"project {project}, sources fingerprint {fingerprint(project)}")
+    results = [bench_one(args, history) for history in histories]
+    if len(results) > 1:
+        base, far = results[0], results[-1]
+        ratio = far["run_s"] / base["run_s"]
+        verdict = "met" if ratio <= 1.30 else "missed"
+        print(
+            "HISTORY "
+            + " ".join(f"run_{r['history_days']}d_s={r['run_s']:.2f}" for r in results)
+            + f" ratio={ratio:.2f} target<=1.30 {verdict}"
+        )
+    last = results[-1]
+    print(
+        f"BENCH run_vs_handwritten={last['run_vs_handwritten']:.2f} "
+        f"run_vs_rebuild={last['run_vs_rebuild']:.2f} peak_rss_mb={last['peak_rss_mb']:.0f} "
+        f"noop_s={last['noop_s']:.2f}",
+        flush=True,
+    )
+    return 0
+
+
+if __name__ == "__main__":  # the handwritten worker: python -m benefits_mesh.bench DB START END
+    handwritten_batch(*sys.argv[1:5])
