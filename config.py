@@ -7,6 +7,7 @@ behave the same from any directory. Everything is driven by environment variable
   BENEFITS_DATA_DIR   landing root (default: data)
   BENEFITS_WAREHOUSE  DuckDB file (default: .warehouse/benefits.duckdb)
   BENEFITS_START      first day of backfill (default: 2026-01-01, covers the bundled sample)
+  BENEFITS_MEMORY_LIMIT  DuckDB memory limit (default 6GB; beyond it DuckDB spills to disk)
   BENEFITS_ROSTER_AS_OF  as-of date D of marts.fct_employee_roster_mismatches (default: the
                          latest employees delivery date)
 """
@@ -27,7 +28,12 @@ _warehouse.parent.mkdir(parents=True, exist_ok=True)
 config = Config(
     gateways={
         "local": GatewayConfig(
-            connection=DuckDBConnectionConfig(database=str(_warehouse)),
+            connection=DuckDBConnectionConfig(
+                database=str(_warehouse),
+                # DuckDB defaults to 80 % of RAM and then overshoots it (RSS 20.5 GB on a 24 GB
+                # box for a 100 M-row backfill); a fixed cap spills to <warehouse>.tmp instead.
+                connector_config={"memory_limit": settings.memory_limit()},
+            ),
         ),
     },
     default_gateway="local",

@@ -100,3 +100,8 @@ def freshness_hours(source: str) -> tuple[int, int]:
             f"0 <= WARN <= ERROR, got {value!r}"
         )
     return warn, error
+
+
+def memory_limit() -> str:
+    """``BENEFITS_MEMORY_LIMIT``: DuckDB's memory limit (default ``6GB``; it spills beyond)."""
+    return os.environ.get("BENEFITS_MEMORY_LIMIT") or "6GB"
