@@ -32,7 +32,13 @@ config = Config(
                 database=str(_warehouse),
                 # DuckDB defaults to 80 % of RAM and then overshoots it (RSS 20.5 GB on a 24 GB
                 # box for a 100 M-row backfill); a fixed cap spills to <warehouse>.tmp instead.
-                connector_config={"memory_limit": settings.memory_limit()},
+                # preserve_insertion_order=false lets DuckDB write big inserts in parallel
+                # without buffering them in order (no query here relies on insertion order:
+                # row numbers come from WITH ORDINALITY, which it leaves alone)
+                connector_config={
+                    "memory_limit": settings.memory_limit(),
+                    "preserve_insertion_order": False,
+                },
             ),
         ),
     },

@@ -4,12 +4,13 @@
      relation := 'many_to_one'  output rows = distinct driving keys (lookups never fan out)
      relation := 'filtering'    output rows <= distinct driving keys (rows may be dropped)
    Parameters: driving_model (a model name), driving_key / key (a column or a tuple of columns:
-   the same business key on both sides), driving_condition (default TRUE).
+   the same business key on both sides), condition / driving_condition (default TRUE: rows of
+   the audited / driving model to count, e.g. the batch's rows of an incremental model).
    Returns one row with both counts when the relation does not hold.
    The model named in a parameter must be a parent of the audited model. */
 AUDIT (
   name join_cardinality,
-  defaults (relation = 'many_to_one', driving_condition = TRUE)
+  defaults (relation = 'many_to_one', condition = TRUE, driving_condition = TRUE)
 );
 
 WITH output_rows AS (
@@ -17,6 +18,8 @@ WITH output_rows AS (
     COUNT(*) AS output_rows,
     COUNT(DISTINCT @key) AS output_keys
   FROM @this_model
+  WHERE
+    @condition
 ), driving_keys AS (
   SELECT
     COUNT(DISTINCT @driving_key) AS driving_keys

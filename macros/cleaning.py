@@ -44,20 +44,33 @@ def normalize_enum(evaluator, value: exp.Expression) -> str:
     return f"LOWER({text_sql(_sql(evaluator, value))})"
 
 
+def ein_digits_sql(raw: str) -> str:
+    return f"REGEXP_REPLACE(COALESCE({raw}, ''), '[^0-9]', '', 'g')"
+
+
+def ein_from_digits_sql(digits: str) -> str:
+    return f"CASE WHEN LENGTH({digits}) = 9 THEN SUBSTR({digits}, 1, 2) || '-' || SUBSTR({digits}, 3, 7) END"
+
+
 @macro()
 def parse_ein(evaluator, value: exp.Expression) -> str:
     """Digits only; exactly 9 digits is valid, rendered NN-NNNNNNN; anything else NULL."""
-    digits = f"REGEXP_REPLACE(COALESCE({_sql(evaluator, value)}, ''), '[^0-9]', '', 'g')"
-    return (
-        f"CASE WHEN LENGTH({digits}) = 9 "
-        f"THEN SUBSTR({digits}, 1, 2) || '-' || SUBSTR({digits}, 3, 7) END"
-    )
+    return ein_from_digits_sql(ein_digits_sql(_sql(evaluator, value)))
 
 
 @macro()
-def parse_date(evaluator, value: exp.Expression) -> str:
-    """YYYY-MM-DD or M/D/YYYY (1-2 digit month/day) that is a real calendar date, else NULL."""
-    text = text_sql(_sql(evaluator, value))
+def ein_digits(evaluator, value: exp.Expression) -> str:
+    """The raw EIN's digits (every other character dropped): computed once, then @ein_from_digits."""
+    return ein_digits_sql(_sql(evaluator, value))
+
+
+@macro()
+def ein_from_digits(evaluator, digits: exp.Expression) -> str:
+    """NN-NNNNNNN from @ein_digits' output when it holds exactly 9 digits, else NULL."""
+    return ein_from_digits_sql(_sql(evaluator, digits))
+
+
+def date_from_text_sql(text: str) -> str:
     us_iso = (
         f"REGEXP_EXTRACT({text}, '([0-9]{{4}})$', 1) || '-' || "
         f"LPAD(REGEXP_EXTRACT({text}, '^([0-9]{{1,2}})/', 1), 2, '0') || '-' || "
@@ -69,6 +82,18 @@ def parse_date(evaluator, value: exp.Expression) -> str:
         f"WHEN REGEXP_MATCHES({text}, '^[0-9]{{1,2}}/[0-9]{{1,2}}/[0-9]{{4}}$') "
         f"THEN TRY_CAST({us_iso} AS DATE) END"
     )
+
+
+@macro()
+def parse_date(evaluator, value: exp.Expression) -> str:
+    """YYYY-MM-DD or M/D/YYYY (1-2 digit month/day) that is a real calendar date, else NULL."""
+    return date_from_text_sql(text_sql(_sql(evaluator, value)))
+
+
+@macro()
+def date_from_text(evaluator, text: exp.Expression) -> str:
+    """@parse_date over a value already text-normalised by @normalize_text (computed once)."""
+    return date_from_text_sql(_sql(evaluator, text))
 
 
 @macro()
@@ -89,48 +114,117 @@ def amount_text_sql(raw: str) -> str:
     return f"REPLACE({text_sql(raw)}, ',', '')"
 
 
-def _amount_parts(raw: str) -> tuple[str, str, str]:
-    text = amount_text_sql(raw)
-    integer = f"LTRIM(REGEXP_EXTRACT({text}, '^[-$]?([0-9]+)', 1), '0')"
-    fraction = f"REGEXP_EXTRACT({text}, '[.]([0-9]+)$', 1)"
-    return text, integer, fraction
+# Primitives over the amount text (text-normalised, commas dropped): each model may compute the
+# text, integer digits and fraction digits once as columns and pass them to the *_from_parts
+# macros (stg_claims__classified does: regexes are most of the cost of a 20 M-row day), or call
+# the raw-value macros below, which compose the same primitives.
+AMOUNT_GRAMMAR = "^[-$]?[0-9]+([.][0-9]+)?$"
 
 
-@macro()
-def amount_is_parseable(evaluator, value: exp.Expression) -> str:
-    """TRUE when the non-empty amount text follows the grammar above."""
-    text = amount_text_sql(_sql(evaluator, value))
-    return f"COALESCE(REGEXP_MATCHES({text}, '^[-$]?[0-9]+([.][0-9]+)?$'), FALSE)"
+def amount_integer_sql(text: str) -> str:
+    """Integer digits without leading zeros ('' for 0 or no match)."""
+    return f"LTRIM(REGEXP_EXTRACT({text}, '^[-$]?([0-9]+)', 1), '0')"
 
 
-@macro()
-def amount_is_negative(evaluator, value: exp.Expression) -> str:
-    """TRUE for a parseable amount whose exact value is below zero (-0.00 is not)."""
-    text, integer, fraction = _amount_parts(_sql(evaluator, value))
+def amount_fraction_sql(text: str) -> str:
+    """Fraction digits as delivered ('' when none)."""
+    return f"REGEXP_EXTRACT({text}, '[.]([0-9]+)$', 1)"
+
+
+def amount_parseable_sql(text: str) -> str:
+    return f"COALESCE(REGEXP_MATCHES({text}, '{AMOUNT_GRAMMAR}'), FALSE)"
+
+
+def amount_negative_sql(text: str, integer: str, fraction: str) -> str:
     return f"(STARTS_WITH({text}, '-') AND ({integer} <> '' OR RTRIM({fraction}, '0') <> ''))"
 
 
-@macro()
-def amount_is_too_large(evaluator, value: exp.Expression) -> str:
-    """TRUE for a parseable amount whose exact value exceeds 1,000,000.00."""
-    _, integer, fraction = _amount_parts(_sql(evaluator, value))
+def amount_too_large_sql(integer: str, fraction: str) -> str:
     return (
         f"(LENGTH({integer}) > 7 OR (LENGTH({integer}) = 7 AND "
         f"({integer} > '1000000' OR RTRIM({fraction}, '0') <> '')))"
     )
 
 
-@macro()
-def parse_amount(evaluator, value: exp.Expression) -> str:
-    """DECIMAL(18,2) rounded half-up, for parseable amounts within ±1,000,000.00; else NULL."""
-    raw = _sql(evaluator, value)
-    text, integer, fraction = _amount_parts(raw)
+def amount_value_sql(text: str, integer: str, fraction: str, parseable: str) -> str:
     magnitude = (
         f"CAST(ROUND(CAST(COALESCE(NULLIF({integer}, ''), '0') || '.' || "
         f"SUBSTR({fraction} || '000', 1, 3) AS DECIMAL(18, 3)), 2) AS DECIMAL(18, 2))"
     )
-    parseable = f"REGEXP_MATCHES({text}, '^[-$]?[0-9]+([.][0-9]+)?$')"
     return (
         f"CASE WHEN {parseable} AND LENGTH({integer}) <= 7 THEN "
         f"CASE WHEN STARTS_WITH({text}, '-') THEN -{magnitude} ELSE {magnitude} END END"
     )
+
+
+def _amount_parts(raw: str) -> tuple[str, str, str]:
+    text = amount_text_sql(raw)
+    return text, amount_integer_sql(text), amount_fraction_sql(text)
+
+
+@macro()
+def amount_text(evaluator, value: exp.Expression) -> str:
+    """The raw amount text-normalised with every ',' dropped (NULL when blank)."""
+    return amount_text_sql(_sql(evaluator, value))
+
+
+@macro()
+def amount_integer(evaluator, text: exp.Expression) -> str:
+    """Integer digits of @amount_text's output, leading zeros dropped ('' for none)."""
+    return amount_integer_sql(_sql(evaluator, text))
+
+
+@macro()
+def amount_fraction(evaluator, text: exp.Expression) -> str:
+    """Fraction digits of @amount_text's output ('' for none)."""
+    return amount_fraction_sql(_sql(evaluator, text))
+
+
+@macro()
+def amount_is_parseable(evaluator, value: exp.Expression) -> str:
+    """TRUE when the non-empty amount text follows the grammar above."""
+    return amount_parseable_sql(amount_text_sql(_sql(evaluator, value)))
+
+
+@macro()
+def amount_text_is_parseable(evaluator, text: exp.Expression) -> str:
+    """@amount_is_parseable over @amount_text's output."""
+    return amount_parseable_sql(_sql(evaluator, text))
+
+
+@macro()
+def amount_is_negative(evaluator, value: exp.Expression) -> str:
+    """TRUE for a parseable amount whose exact value is below zero (-0.00 is not)."""
+    return amount_negative_sql(*_amount_parts(_sql(evaluator, value)))
+
+
+@macro()
+def amount_parts_are_negative(evaluator, text, integer, fraction) -> str:
+    """@amount_is_negative from (@amount_text, @amount_integer, @amount_fraction) columns."""
+    return amount_negative_sql(*(_sql(evaluator, part) for part in (text, integer, fraction)))
+
+
+@macro()
+def amount_is_too_large(evaluator, value: exp.Expression) -> str:
+    """TRUE for a parseable amount whose exact value exceeds 1,000,000.00."""
+    _, integer, fraction = _amount_parts(_sql(evaluator, value))
+    return amount_too_large_sql(integer, fraction)
+
+
+@macro()
+def amount_parts_are_too_large(evaluator, integer, fraction) -> str:
+    """@amount_is_too_large from (@amount_integer, @amount_fraction) columns."""
+    return amount_too_large_sql(_sql(evaluator, integer), _sql(evaluator, fraction))
+
+
+@macro()
+def parse_amount(evaluator, value: exp.Expression) -> str:
+    """DECIMAL(18,2) rounded half-up, for parseable amounts within ±1,000,000.00; else NULL."""
+    text, integer, fraction = _amount_parts(_sql(evaluator, value))
+    return amount_value_sql(text, integer, fraction, amount_parseable_sql(text))
+
+
+@macro()
+def amount_from_parts(evaluator, text, integer, fraction, parseable) -> str:
+    """@parse_amount from the part columns and the @amount_text_is_parseable flag column."""
+    return amount_value_sql(*(_sql(evaluator, p) for p in (text, integer, fraction, parseable)))

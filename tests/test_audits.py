@@ -116,6 +116,34 @@ CASES: dict[str, tuple[str, str, str | None]] = {
         "driving_key := k, blocking := false)",
         "join_cardinality",
     ),
+    "card_fan_out_outside_condition": (
+        # the fan-out (k = 1) lies outside the rows both conditions select (an incremental
+        # model's batch): not this batch's doing
+        "SELECT d.k FROM t.driving AS d JOIN (VALUES (1), (1), (2), (3)) AS l(k) ON l.k = d.k",
+        "join_cardinality(relation := 'one_to_one', key := k, condition := k >= 2, "
+        "driving_model := t.driving, driving_key := k, driving_condition := k >= 2, "
+        "blocking := false)",
+        None,
+    ),
+    "written_keys_ok": (
+        # incremental (KINDS): the plan writes 2026-03-01 .. 2026-03-09, each key once
+        "SELECT v.k, CAST(v.d AS DATE) AS d FROM (VALUES (1, '2026-03-05'), (2, '2026-03-06')) "
+        "AS v(k, d)",
+        "unique_written_keys(key := k, time_column := d, blocking := false)",
+        None,
+    ),
+    "written_keys_repeated": (
+        # key 1 written twice: what a broken merge would leave
+        "SELECT v.k, CAST(v.d AS DATE) AS d FROM (VALUES (1, '2026-03-05'), (1, '2026-03-06'), "
+        "(2, '2026-03-06')) AS v(k, d)",
+        "unique_written_keys(key := k, time_column := d, blocking := false)",
+        "unique_written_keys",
+    ),
+    "dates_future_outside_condition": (
+        "SELECT DATE '2026-03-11' AS service_date, FALSE AS in_batch",
+        "no_future_dates(column := service_date, condition := in_batch, blocking := false)",
+        None,
+    ),
     "dates_ok": (
         "SELECT DATE '2026-03-09' AS service_date",
         "no_future_dates(column := service_date, blocking := false)",
@@ -197,6 +225,13 @@ CASES: dict[str, tuple[str, str, str | None]] = {
 }
 
 
+# models that are not FULL: audits using @start_date / @end_date need an incremental model
+KINDS = {
+    name: "INCREMENTAL_BY_TIME_RANGE (time_column d)"
+    for name in ("written_keys_ok", "written_keys_repeated")
+}
+
+
 def _write_project(folder: Path, cases: dict[str, tuple[str, str, str | None]]) -> None:
     shutil.copytree(PROJECT / "audits", folder / "audits")
     shutil.copytree(
@@ -215,7 +250,7 @@ def _write_project(folder: Path, cases: dict[str, tuple[str, str, str | None]]) 
                 f"""\
                 MODEL (
                   name t.{name},
-                  kind FULL{audit_block}
+                  kind {KINDS.get(name, "FULL")}{audit_block}
                 );
 
                 {query}
