@@ -36,18 +36,18 @@ WITH batch_claims AS (
   FROM staging.stg_claims AS s
   WHERE
     s._delivery_date BETWEEN @start_date AND @end_date
-  /* a batch of several days may hold several versions of a claim: the latest wins (one per
-     delivery day: staging's grain is claim_id x delivery day). MAX rather than ROW_NUMBER = 1:
-     DuckDB 1.5's top-N window rewrite fails on the latter here (internal error). */
-  QUALIFY
-    s._delivery_date = MAX(s._delivery_date) OVER (PARTITION BY s.claim_id)
 ), later_claims AS (
-  /* claims staged again after the batch: their newer version wins */
-  SELECT DISTINCT
-    l.claim_id
+  /* the newest delivery of every claim staged after the batch's first day: a later day of a
+     several-day batch, or a delivery after the batch (one version per claim and day: staging's
+     grain). For a one-day batch in delivery order this reads nothing (zone maps on the date). */
+  SELECT
+    l.claim_id,
+    MAX(l._delivery_date) AS latest_delivery_date
   FROM staging.stg_claims AS l
   WHERE
-    l._delivery_date > @end_date
+    l._delivery_date > @start_date
+  GROUP BY
+    l.claim_id
 )
 SELECT
   b.claim_id::TEXT AS claim_id,
@@ -62,4 +62,4 @@ FROM batch_claims AS b
 LEFT JOIN later_claims AS l
   ON l.claim_id = b.claim_id
 WHERE
-  l.claim_id IS NULL
+  l.latest_delivery_date IS NULL OR l.latest_delivery_date <= b._delivery_date
