@@ -10,6 +10,11 @@ behave the same from any directory. Everything is driven by environment variable
   BENEFITS_MEMORY_LIMIT  DuckDB memory limit (default 6GB; beyond it DuckDB spills to disk)
   BENEFITS_ROSTER_AS_OF  as-of date D of marts.fct_employee_roster_mismatches (default: the
                          latest employees delivery date)
+
+Read by the after_all row-count check (macros/stability.py) when it runs, not here:
+  BENEFITS_ROW_COUNT_TOLERANCE[_<MART>]  tolerated change of a mart's row count between checks,
+                                         a fraction (default 0.5)
+  BENEFITS_ROW_COUNT_MIN_CHANGE          changes of at most this many rows never warn (default 10)
 """
 
 from sqlmesh.core.config import (
@@ -54,5 +59,10 @@ config = Config(
         warn_rules=["nodeprecatedreferences"],
     ),
     variables={"roster_as_of": settings.roster_as_of()},
+    # Row-count stability of the marts (issue 6, non-blocking; DESIGN.md): after every applied
+    # plan and every run with missing intervals (even if none was ready), count each mart of the
+    # environment, warn on a count that moved beyond the tolerance and record the counts in
+    # ops.mart_row_counts. About 0.1 s on the sample; SQLMesh skips it when nothing is missing.
+    after_all=["@check_mart_row_counts()"],
     disable_anonymized_analytics=True,
 )

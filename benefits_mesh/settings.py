@@ -105,3 +105,58 @@ def freshness_hours(source: str) -> tuple[int, int]:
 def memory_limit() -> str:
     """``BENEFITS_MEMORY_LIMIT``: DuckDB's memory limit (default ``6GB``; it spills beyond)."""
     return os.environ.get("BENEFITS_MEMORY_LIMIT") or "6GB"
+
+
+#: Row-count stability of the marts between runs (issue 6): a mart whose row count moved by
+#: more than this fraction of its previous count (and by more than the floor below) warns.
+DEFAULT_ROW_COUNT_TOLERANCE = 0.5
+#: Changes of at most this many rows never warn, whatever the fraction (tiny marts).
+DEFAULT_ROW_COUNT_MIN_CHANGE = 10
+
+
+def row_count_tolerance(mart: str) -> float:
+    """Tolerated relative change of `mart`'s row count between two checks, as a fraction.
+
+    ``BENEFITS_ROW_COUNT_TOLERANCE_<MART>`` (e.g. ``BENEFITS_ROW_COUNT_TOLERANCE_FCT_PLAN_GAPS``
+    for ``marts.fct_plan_gaps``), else ``BENEFITS_ROW_COUNT_TOLERANCE`` (default ``0.5``, i.e.
+    ±50 %). Read at call time, so a run sees the environment it was started with.
+    """
+    table = mart.rsplit(".", 1)[-1]
+    name = f"BENEFITS_ROW_COUNT_TOLERANCE_{table.upper()}"
+    value = os.environ.get(name)
+    if not value:
+        name, value = "BENEFITS_ROW_COUNT_TOLERANCE", os.environ.get("BENEFITS_ROW_COUNT_TOLERANCE")
+    if not value:
+        return DEFAULT_ROW_COUNT_TOLERANCE
+    try:
+        tolerance = float(value)
+    except ValueError:
+        tolerance = -1.0
+    if not 0 <= tolerance < float("inf"):  # also rejects nan
+        raise ValueError(f"{name} must be a non-negative fraction (0.5 = +/-50%), got {value!r}")
+    return tolerance
+
+
+def row_count_min_change() -> int:
+    """``BENEFITS_ROW_COUNT_MIN_CHANGE``: a change of at most this many rows never warns."""
+    value = os.environ.get("BENEFITS_ROW_COUNT_MIN_CHANGE") or str(DEFAULT_ROW_COUNT_MIN_CHANGE)
+    try:
+        rows = int(value)
+    except ValueError:
+        rows = -1
+    if rows < 0:
+        raise ValueError(
+            f"BENEFITS_ROW_COUNT_MIN_CHANGE must be a non-negative whole number of rows, "
+            f"got {value!r}"
+        )
+    return rows
+
+
+def row_count_tolerance_overrides() -> dict[str, str]:
+    """The per-mart ``BENEFITS_ROW_COUNT_TOLERANCE_<MART>`` variables set, by lower-cased mart."""
+    prefix = "BENEFITS_ROW_COUNT_TOLERANCE_"
+    return {
+        name[len(prefix) :].lower(): value
+        for name, value in os.environ.items()
+        if name.startswith(prefix) and value
+    }
