@@ -48,6 +48,8 @@ class Project:
         return [*clock, str(BIN / "sqlmesh"), "-p", str(PROJECT), *args]
 
     def sqlmesh(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        if self.clock:
+            clean_stale_faketime_files()
         result = subprocess.run(
             self.command(*args),
             cwd=self.root.parent,  # deliberately not the project: paths must not depend on CWD
@@ -88,6 +90,23 @@ def project(tmp_path: Path) -> Project:
     return Project(root=root, warehouse=tmp_path / "wh" / "warehouse.duckdb")
 
 
+def clean_stale_faketime_files() -> None:
+    """Remove the shared memory and semaphore a `faketime` wrapper leaves behind when killed.
+
+    libfaketime names them after the wrapper's process id (/dev/shm/faketime_shm_<pid>,
+    sem.faketime_sem_<pid>) and cleans up on exit; SIGKILL (the kill-and-resume tests) skips
+    that, and a later wrapper that gets the same pid fails with `sem_open: File exists`.
+    Only files of processes that no longer exist are removed.
+    """
+    shm = Path("/dev/shm")
+    if not shm.is_dir():
+        return
+    for path in shm.glob("*faketime_*_*"):
+        pid = path.name.rsplit("_", 1)[-1]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            path.unlink(missing_ok=True)
+
+
 @pytest.fixture(scope="session")
 def faketime() -> str:
     """libfaketime's `faketime`, installed from Debian's packages when missing (as root)."""
@@ -109,4 +128,5 @@ def faketime() -> str:
         )
         found = shutil.which("faketime")
     assert found, "faketime not found after installation"
+    clean_stale_faketime_files()
     return found
