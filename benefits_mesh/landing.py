@@ -191,14 +191,6 @@ def delivery_files_sql(start: dt.date, end: dt.date, sources: tuple[str, ...] | 
     return "(" + " UNION ALL ".join(rows) + ")"
 
 
-def _sql_literal(value: object) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise TypeError(value)
-    return str(value) if isinstance(value, int) else _quote(value)
-
-
 def company_lookup_rows(root: Path | None = None) -> list[dict]:
     """The reference file ``<root>/reference/company_lookup.json`` (SPEC §1), checked."""
     import json
@@ -244,7 +236,7 @@ def company_lookup_rows(root: Path | None = None) -> list[dict]:
     return companies
 
 
-def _values_sql(columns: dict[str, str], rows: list[tuple]) -> str:
+def _json_rows_sql(columns: dict[str, str], rows: list[tuple]) -> str:
     """Literal rows as one relation with typed columns (``columns``: name -> SQL type).
 
     The rows travel as ONE JSON string literal that DuckDB's FROM_JSON unpacks: SQLMesh
@@ -295,7 +287,7 @@ def company_lookup_sql(read: bool = True) -> str:
         )
         for index, c in enumerate(company_lookup_rows() if read else [], start=1)
     ]
-    return _values_sql(columns, rows)
+    return _json_rows_sql(columns, rows)
 
 
 def company_domains_sql(read: bool = True) -> str:
@@ -306,7 +298,7 @@ def company_domains_sql(read: bool = True) -> str:
         for domain in (c.get("domains") or [])
         if isinstance(domain, str)
     ]
-    return _values_sql({"ein": "VARCHAR", "domain": "VARCHAR"}, rows)
+    return _json_rows_sql({"ein": "VARCHAR", "domain": "VARCHAR"}, rows)
 
 
 def newest_deliveries(root: Path | None = None) -> list[tuple[str, dt.date | None, str | None]]:

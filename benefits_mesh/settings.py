@@ -60,6 +60,18 @@ def roster_as_of() -> str | None:
     return value
 
 
+def _whole_number(name: str, default: int, unit: str) -> int:
+    """A non-negative whole number from environment variable ``name`` (``default`` when unset)."""
+    value = os.environ.get(name) or str(default)
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise ValueError(f"{name} must be a non-negative whole number of {unit}, got {value!r}")
+    return number
+
+
 def file_wait_days() -> int:
     """``BENEFITS_FILE_WAIT_DAYS``: how long a day without a file stays open for a late file.
 
@@ -67,16 +79,7 @@ def file_wait_days() -> int:
     days have passed since the day ended; after that the day is closed as "no delivery" and a
     later file for it needs the documented restatement.
     """
-    value = os.environ.get("BENEFITS_FILE_WAIT_DAYS") or str(DEFAULT_FILE_WAIT_DAYS)
-    try:
-        days = int(value)
-    except ValueError:
-        days = -1
-    if days < 0:
-        raise ValueError(
-            f"BENEFITS_FILE_WAIT_DAYS must be a non-negative whole number of days, got {value!r}"
-        )
-    return days
+    return _whole_number("BENEFITS_FILE_WAIT_DAYS", DEFAULT_FILE_WAIT_DAYS, "days")
 
 
 #: Freshness thresholds in hours (warn, error) of the newest delivery of each source (issue 6).
@@ -139,17 +142,7 @@ def row_count_tolerance(mart: str) -> float:
 
 def row_count_min_change() -> int:
     """``BENEFITS_ROW_COUNT_MIN_CHANGE``: a change of at most this many rows never warns."""
-    value = os.environ.get("BENEFITS_ROW_COUNT_MIN_CHANGE") or str(DEFAULT_ROW_COUNT_MIN_CHANGE)
-    try:
-        rows = int(value)
-    except ValueError:
-        rows = -1
-    if rows < 0:
-        raise ValueError(
-            f"BENEFITS_ROW_COUNT_MIN_CHANGE must be a non-negative whole number of rows, "
-            f"got {value!r}"
-        )
-    return rows
+    return _whole_number("BENEFITS_ROW_COUNT_MIN_CHANGE", DEFAULT_ROW_COUNT_MIN_CHANGE, "rows")
 
 
 def row_count_tolerance_overrides() -> dict[str, str]:

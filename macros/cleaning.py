@@ -49,7 +49,10 @@ def ein_digits_sql(raw: str) -> str:
 
 
 def ein_from_digits_sql(digits: str) -> str:
-    return f"CASE WHEN LENGTH({digits}) = 9 THEN SUBSTR({digits}, 1, 2) || '-' || SUBSTR({digits}, 3, 7) END"
+    return (
+        f"CASE WHEN LENGTH({digits}) = 9 "
+        f"THEN SUBSTR({digits}, 1, 2) || '-' || SUBSTR({digits}, 3, 7) END"
+    )
 
 
 @macro()
@@ -60,7 +63,7 @@ def parse_ein(evaluator, value: exp.Expression) -> str:
 
 @macro()
 def ein_digits(evaluator, value: exp.Expression) -> str:
-    """The raw EIN's digits (every other character dropped): computed once, then @ein_from_digits."""
+    """The raw EIN's digits (every other character dropped), for @ein_from_digits."""
     return ein_digits_sql(_sql(evaluator, value))
 
 
@@ -108,17 +111,14 @@ def normalize_email(evaluator, value: exp.Expression) -> str:
 # `-?digits[.digits]` or `$digits[.digits]` ($-5, -$5, .5, 1e3, (5.00), 12.34.56 are unparseable).
 # Threshold rules (negative, too large) use the exact value; the staged amount is rounded half-up
 # to cents from the first three decimals, which is exact for half-up rounding.
+# Amounts are parsed in parts, each computed once as a column (regexes are most of the cost of a
+# 20 M-row day): @amount_text, then @amount_integer / @amount_fraction over it, then the
+# *_parts_* and @amount_from_parts macros over those columns (stg_claims__classified).
+AMOUNT_GRAMMAR = "^[-$]?[0-9]+([.][0-9]+)?$"
 
 
 def amount_text_sql(raw: str) -> str:
     return f"REPLACE({text_sql(raw)}, ',', '')"
-
-
-# Primitives over the amount text (text-normalised, commas dropped): each model may compute the
-# text, integer digits and fraction digits once as columns and pass them to the *_from_parts
-# macros (stg_claims__classified does: regexes are most of the cost of a 20 M-row day), or call
-# the raw-value macros below, which compose the same primitives.
-AMOUNT_GRAMMAR = "^[-$]?[0-9]+([.][0-9]+)?$"
 
 
 def amount_integer_sql(text: str) -> str:
@@ -157,11 +157,6 @@ def amount_value_sql(text: str, integer: str, fraction: str, parseable: str) -> 
     )
 
 
-def _amount_parts(raw: str) -> tuple[str, str, str]:
-    text = amount_text_sql(raw)
-    return text, amount_integer_sql(text), amount_fraction_sql(text)
-
-
 @macro()
 def amount_text(evaluator, value: exp.Expression) -> str:
     """The raw amount text-normalised with every ',' dropped (NULL when blank)."""
@@ -181,50 +176,27 @@ def amount_fraction(evaluator, text: exp.Expression) -> str:
 
 
 @macro()
-def amount_is_parseable(evaluator, value: exp.Expression) -> str:
-    """TRUE when the non-empty amount text follows the grammar above."""
-    return amount_parseable_sql(amount_text_sql(_sql(evaluator, value)))
-
-
-@macro()
 def amount_text_is_parseable(evaluator, text: exp.Expression) -> str:
-    """@amount_is_parseable over @amount_text's output."""
+    """TRUE when @amount_text's output follows the grammar above (NULL text: FALSE)."""
     return amount_parseable_sql(_sql(evaluator, text))
 
 
 @macro()
-def amount_is_negative(evaluator, value: exp.Expression) -> str:
-    """TRUE for a parseable amount whose exact value is below zero (-0.00 is not)."""
-    return amount_negative_sql(*_amount_parts(_sql(evaluator, value)))
-
-
-@macro()
 def amount_parts_are_negative(evaluator, text, integer, fraction) -> str:
-    """@amount_is_negative from (@amount_text, @amount_integer, @amount_fraction) columns."""
+    """TRUE for a parseable amount whose exact value is below zero (-0.00 is not), from the
+    (@amount_text, @amount_integer, @amount_fraction) columns."""
     return amount_negative_sql(*(_sql(evaluator, part) for part in (text, integer, fraction)))
 
 
 @macro()
-def amount_is_too_large(evaluator, value: exp.Expression) -> str:
-    """TRUE for a parseable amount whose exact value exceeds 1,000,000.00."""
-    _, integer, fraction = _amount_parts(_sql(evaluator, value))
-    return amount_too_large_sql(integer, fraction)
-
-
-@macro()
 def amount_parts_are_too_large(evaluator, integer, fraction) -> str:
-    """@amount_is_too_large from (@amount_integer, @amount_fraction) columns."""
+    """TRUE for a parseable amount whose exact value exceeds 1,000,000.00, from the
+    (@amount_integer, @amount_fraction) columns."""
     return amount_too_large_sql(_sql(evaluator, integer), _sql(evaluator, fraction))
 
 
 @macro()
-def parse_amount(evaluator, value: exp.Expression) -> str:
-    """DECIMAL(18,2) rounded half-up, for parseable amounts within ±1,000,000.00; else NULL."""
-    text, integer, fraction = _amount_parts(_sql(evaluator, value))
-    return amount_value_sql(text, integer, fraction, amount_parseable_sql(text))
-
-
-@macro()
 def amount_from_parts(evaluator, text, integer, fraction, parseable) -> str:
-    """@parse_amount from the part columns and the @amount_text_is_parseable flag column."""
+    """DECIMAL(18,2) rounded half-up, for parseable amounts within ±1,000,000.00, else NULL: from
+    the part columns and the @amount_text_is_parseable flag column."""
     return amount_value_sql(*(_sql(evaluator, p) for p in (text, integer, fraction, parseable)))
