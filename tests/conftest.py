@@ -74,6 +74,19 @@ class Project:
         with duckdb.connect(str(self.warehouse), read_only=True) as con:
             return con.execute(sql).fetchall()
 
+    def copy_to(self, folder: Path, clock: str, extra_env: dict[str, str] | None = None) -> Project:
+        """A copy of this landing root and warehouse in ``folder``, run at ``clock``: each case
+        of a module starts from one shared history without replaying it."""
+        shutil.copytree(self.root, folder / "root")
+        shutil.copytree(self.warehouse.parent, folder / "wh")
+        return Project(
+            root=folder / "root",
+            warehouse=folder / "wh" / self.warehouse.name,
+            start=self.start,
+            clock=clock,
+            extra_env=extra_env,
+        )
+
     def landing(self, source: str) -> Path:
         path = self.root / "landing" / source
         path.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -102,14 +101,7 @@ def healthy(tmp_path_factory, faketime) -> Project:
 
 
 def _case(healthy: Project, tmp_path: Path) -> Project:
-    shutil.copytree(healthy.root, tmp_path / "root")
-    shutil.copytree(healthy.warehouse.parent, tmp_path / "wh")
-    return Project(
-        root=tmp_path / "root",
-        warehouse=tmp_path / "wh" / healthy.warehouse.name,
-        start=healthy.start,
-        clock=f"{BAD_DAY + dt.timedelta(days=1)} 06:00:00",
-    )
+    return healthy.copy_to(tmp_path, f"{BAD_DAY + dt.timedelta(days=1)} 06:00:00")
 
 
 def _marts(project: Project) -> dict[str, Counter]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import importlib.util
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -86,15 +85,7 @@ def history(tmp_path_factory, faketime) -> Project:
 
 
 def _case(history: Project, tmp_path: Path, **env: str) -> Project:
-    shutil.copytree(history.root, tmp_path / "root")
-    shutil.copytree(history.warehouse.parent, tmp_path / "wh")
-    return Project(
-        root=tmp_path / "root",
-        warehouse=tmp_path / "wh" / history.warehouse.name,
-        start=history.start,
-        clock=f"{NEXT_DAY + dt.timedelta(days=1)} 06:00:00",
-        extra_env=env,
-    )
+    return history.copy_to(tmp_path, f"{NEXT_DAY + dt.timedelta(days=1)} 06:00:00", env)
 
 
 def _flat(result) -> str:
