@@ -62,7 +62,8 @@ config = Config(
     # Row-count stability of the marts (issue 6, non-blocking; DESIGN.md): after every applied
     # plan and every run with missing intervals (even if none was ready), count each mart of the
     # environment, warn on a count that moved beyond the tolerance and record the counts in
-    # ops.mart_row_counts. About 0.1 s on the sample; SQLMesh skips it when nothing is missing.
+    # ops.mart_row_counts. About 0.1 s on the sample; skipped when nothing was written since the
+    # environment's previous check (a run that only waits for files).
     after_all=["@check_mart_row_counts()"],
     disable_anonymized_analytics=True,
 )

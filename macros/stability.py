@@ -5,7 +5,9 @@ end of every ``sqlmesh plan`` that is applied and every ``sqlmesh run`` that fin
 intervals, even when none of them is ready (SQLMesh skips environment statements only when no
 interval is missing at all). It counts the rows of every mart of the
 environment, compares each count with the previous check's, prints a warning for a mart whose
-count moved beyond the tolerance, and records the counts in ``ops.mart_row_counts``.
+count moved beyond the tolerance, and records the counts in ``ops.mart_row_counts``. When SQLMesh's
+state shows nothing written since the environment's previous check (every interval waited for a
+file), it neither counts nor records: the counts cannot have moved (``_unchanged_since``).
 
 Why not an audit: SQLMesh keeps no previous version of a table within one environment, audits
 cannot write (no history), and audits of VIEW marts are evaluated only when the view is
@@ -95,6 +97,45 @@ def _literal(value) -> exp.Expression:
     return exp.Literal.number(value)
 
 
+def _unchanged_since(adapter, environment: str) -> int | None:
+    """The environment's latest check when nothing was written since it, else None.
+
+    "Written" is read from SQLMesh's state (schema ``sqlmesh``, this warehouse): the latest
+    ``last_altered_ts`` of any interval (set when a batch is evaluated, kept by the janitor's
+    compaction) and the environment's ``finalized_ts`` (set when a plan updates its views). A run
+    that only waited for files (every interval pending) then neither counts nor records: the
+    counts cannot have moved, and a daily no-op run stays cheap whatever the marts' size. Any
+    doubt (no previous check, state kept elsewhere, unreadable) means: check.
+    """
+    (tables,) = adapter.fetchone(
+        "SELECT COUNT(*) FROM information_schema.tables WHERE table_catalog = current_database() "
+        "AND (table_schema, table_name) IN "
+        "(('ops', 'mart_row_counts'), ('sqlmesh', '_intervals'), ('sqlmesh', '_environments'))"
+    )
+    if tables != 3:
+        return None
+    try:
+        previous = adapter.fetchone(
+            f"SELECT check_id, recorded_at FROM {HISTORY_TABLE} "
+            f"WHERE environment = {exp.Literal.string(environment).sql()} "
+            "ORDER BY check_id DESC LIMIT 1"
+        )
+        if not previous:
+            return None
+        check_id, recorded_at = previous
+        (altered,) = adapter.fetchone("SELECT MAX(last_altered_ts) FROM sqlmesh._intervals")
+        (finalized,) = adapter.fetchone(
+            "SELECT MAX(finalized_ts) FROM sqlmesh._environments "
+            f"WHERE name = {exp.Literal.string(environment).sql()}"
+        )
+    except Exception:  # a state layout of another SQLMesh version: check
+        return None
+    if altered is None or finalized is None:
+        return None
+    checked_ms = recorded_at.replace(tzinfo=dt.UTC).timestamp() * 1000
+    return check_id if max(altered, finalized) < checked_ms else None
+
+
 def _check(evaluator) -> list[str]:
     started = time.monotonic()
     environment = evaluator.this_env
@@ -121,6 +162,14 @@ def _check(evaluator) -> list[str]:
         )
 
     adapter = evaluator.engine_adapter
+    unchanged_since = _unchanged_since(adapter, environment)
+    if unchanged_since is not None:
+        logging.getLogger("benefits_mesh.stability").info(
+            "row-count check: nothing written to %s since check %s; skipped",
+            environment,
+            unchanged_since,
+        )
+        return []
     existing = {
         name
         for (name,) in adapter.fetchall(

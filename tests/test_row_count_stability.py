@@ -135,6 +135,27 @@ def test_similar_delivery_is_ok_and_silent(history, tmp_path):
     assert (claims["tolerance"], claims["min_change"]) == (0.5, 10)
 
 
+def test_run_that_loads_nothing_neither_counts_nor_records(history, tmp_path):
+    """A run whose every interval waits for a file writes nothing: the marts cannot have moved,
+    so the check is skipped (logged); the next run that loads a file counts and compares again."""
+    project = _case(history, tmp_path)
+    project.sqlmesh("run")  # a new day: the reference models (no signal) refresh, claims wait
+    checks = _checks(project)
+    assert checks == 2
+    logs = tmp_path / "logs"
+    for _ in range(2):  # the same day again: nothing is due or ready, nothing is written
+        result = project.sqlmesh("--log-file-dir", str(logs), "run")
+        assert "row-count check" not in _flat(result), _flat(result)[-3000:]
+    assert _checks(project) == checks
+    logged = " ".join(path.read_text() for path in logs.glob("sqlmesh_*.log"))
+    assert f"row-count check: nothing written to prod since check {checks}; skipped" in logged
+    _claims(project.root, NEXT_DAY, CLAIMS_PER_DAY)
+    project.sqlmesh("run")
+    assert _checks(project) == checks + 1
+    claims = _records(project, checks + 1)["marts.fct_claims"]
+    assert (claims["previous_row_count"], claims["row_count"], claims["status"]) == (160, 180, "ok")
+
+
 def test_multiplied_delivery_warns_records_unstable_and_run_succeeds(history, tmp_path):
     project = _case(history, tmp_path)
     _claims(project.root, NEXT_DAY, 20 * CLAIMS_PER_DAY)  # 160 -> 560 claims
