@@ -8,6 +8,14 @@ CLAIMS_HEADER = "claim_id,person_id,company_ein,claim_type,service_date,amount\n
 GOOD_ROWS = "C1,P1,12-3456789,medical,2026-01-02,10.00\nC2,P2,12-3456789,dental,2026-01-03,5\n"
 
 
+@pytest.fixture
+def project(project, faketime):
+    """The shared empty project, run on 2026-01-08: the plans cover a week of daily intervals,
+    not every day since 2026-01-01 up to the real date."""
+    project.clock = "2026-01-08 06:00:00"
+    return project
+
+
 def _loaded_claim_files(project) -> list[str]:
     return [
         name
