@@ -107,31 +107,27 @@ def _unchanged_since(adapter, environment: str) -> int | None:
     counts cannot have moved, and a daily no-op run stays cheap whatever the marts' size. Any
     doubt (no previous check, state kept elsewhere, unreadable) means: check.
     """
+    history_schema, history_name = HISTORY_TABLE.split(".")
     (tables,) = adapter.fetchone(
         "SELECT COUNT(*) FROM information_schema.tables WHERE table_catalog = current_database() "
-        "AND (table_schema, table_name) IN "
-        "(('ops', 'mart_row_counts'), ('sqlmesh', '_intervals'), ('sqlmesh', '_environments'))"
+        f"AND (table_schema, table_name) IN (('{history_schema}', '{history_name}'), "
+        "('sqlmesh', '_intervals'), ('sqlmesh', '_environments'))"
     )
     if tables != 3:
         return None
-    try:
-        previous = adapter.fetchone(
-            f"SELECT check_id, recorded_at FROM {HISTORY_TABLE} "
-            f"WHERE environment = {exp.Literal.string(environment).sql()} "
-            "ORDER BY check_id DESC LIMIT 1"
-        )
-        if not previous:
-            return None
-        check_id, recorded_at = previous
-        (altered,) = adapter.fetchone("SELECT MAX(last_altered_ts) FROM sqlmesh._intervals")
-        (finalized,) = adapter.fetchone(
-            "SELECT MAX(finalized_ts) FROM sqlmesh._environments "
-            f"WHERE name = {exp.Literal.string(environment).sql()}"
+    env = exp.Literal.string(environment).sql()
+    try:  # the environment's latest check and what SQLMesh wrote since, in one query
+        latest = adapter.fetchone(
+            "SELECT check_id, recorded_at, "
+            "(SELECT MAX(last_altered_ts) FROM sqlmesh._intervals), "
+            f"(SELECT MAX(finalized_ts) FROM sqlmesh._environments WHERE name = {env}) "
+            f"FROM {HISTORY_TABLE} WHERE environment = {env} ORDER BY check_id DESC LIMIT 1"
         )
     except Exception:  # a state layout of another SQLMesh version: check
         return None
-    if altered is None or finalized is None:
+    if not latest or None in latest:
         return None
+    check_id, recorded_at, altered, finalized = latest
     checked_ms = recorded_at.replace(tzinfo=dt.UTC).timestamp() * 1000
     return check_id if max(altered, finalized) < checked_ms else None
 
