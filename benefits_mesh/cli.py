@@ -9,6 +9,7 @@ from pathlib import Path
 
 from benefits_mesh import warehouse
 from benefits_mesh.settings import data_dir, warehouse_path
+from benefits_mesh.text import printable
 
 
 def _date(value: str) -> dt.date:
@@ -51,7 +52,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     )
     if not args.quiet:
         for key, value in summary.items():
-            print(f"{key}: {value}")
+            print(f"{key}: {printable(value)}")
     return 0
 
 
@@ -59,8 +60,13 @@ def cmd_deliver(args: argparse.Namespace) -> int:
     from benefits_mesh.generate import deliver
 
     out = args.out or data_dir()
-    for path in deliver(out, days=args.days, progress=not args.quiet):
-        print(path)
+    try:
+        paths = deliver(out, days=args.days, progress=not args.quiet)
+    except (OSError, ValueError) as exc:
+        print(f"benefits-mesh deliver: {printable(exc)}", file=sys.stderr)
+        return 2
+    for path in paths:
+        print(printable(path))
     return 0
 
 
@@ -68,7 +74,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
     with warehouse.connect() as con:
         counts = warehouse.mart_row_counts(con, args.env)
         totals = warehouse.load_totals(con, args.env)
-    print(f"warehouse: {warehouse_path()}  environment: {args.env}")
+    print(f"warehouse: {printable(warehouse_path())}  environment: {printable(args.env)}")
     print("rows per mart:")
     for name, rows in counts:
         print(f"  marts.{name:<36} {rows:>12,}")
@@ -99,7 +105,7 @@ def cmd_plan_summary(args: argparse.Namespace) -> int:
     try:
         summary = summarize(args.env, Path(args.project) if args.project else None)
     except ReviewError as exc:
-        print(f"benefits-mesh plan-summary: {exc}", file=sys.stderr)
+        print(f"benefits-mesh plan-summary: {printable(exc)}", file=sys.stderr)
         return 2
     text = render(summary, markdown=args.markdown)
     if args.out:
@@ -115,10 +121,10 @@ def cmd_incident(args: argparse.Namespace) -> int:
     try:
         summary = write_incident(args.out, args.day, args.scale, lookup=args.lookup, seed=args.seed)
     except IncidentError as exc:
-        print(f"benefits-mesh incident: {exc}", file=sys.stderr)
+        print(f"benefits-mesh incident: {printable(exc)}", file=sys.stderr)
         return 2
     for key, value in summary.items():
-        print(f"{key}: {value}")
+        print(f"{key}: {printable(value)}")
     return 0
 
 
@@ -131,7 +137,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
             args.source, args.env, args.start, Path(args.project) if args.project else None
         )
     except (IncidentError, ReviewError) as exc:
-        print(f"benefits-mesh sandbox: {exc}", file=sys.stderr)
+        print(f"benefits-mesh sandbox: {printable(exc)}", file=sys.stderr)
         return 2
 
 
@@ -143,10 +149,13 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
     try:
         project = Path(args.project) if args.project else None
-        print(explain(args.model, args.env, args.start, args.end, project))
+        text = explain(args.model, args.env, args.start, args.end, project)
     except (ReviewError, SQLMeshError) as exc:
-        print(f"benefits-mesh explain: {exc}", file=sys.stderr)
+        print(f"benefits-mesh explain: {printable(exc)}", file=sys.stderr)
         return 2
+    # the plan's own lines stay lines; control characters within them (e.g. of a file name in
+    # a READ_CSV call) are escaped
+    print("\n".join(printable(line) for line in text.split("\n")))
     return 0
 
 
@@ -171,7 +180,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     try:
         return bench(args)
     except BenchError as exc:
-        print(f"benefits-mesh bench: {exc}", file=sys.stderr)
+        print(f"benefits-mesh bench: {printable(exc)}", file=sys.stderr)
         return 1
 
 
@@ -182,7 +191,8 @@ def cmd_freshness(args: argparse.Namespace) -> int:
     for row in report:
         age = "no file" if row["age_hours"] is None else f"{row['age_hours']:.1f} h"
         print(
-            f"{LEVELS[row['status']]:<5}  {row['source']:<10} newest {row['newest_file'] or '-'}"
+            f"{LEVELS[row['status']]:<5}  {row['source']:<10} "
+            f"newest {printable(row['newest_file'] or '-')}"
             f"  age {age}  (warn > {row['warn_after_hours']} h, error > "
             f"{row['error_after_hours']} h)"
         )
@@ -339,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except warehouse.WarehouseError as exc:
-        print(f"benefits-mesh: {exc}", file=sys.stderr)
+        print(f"benefits-mesh: {printable(exc)}", file=sys.stderr)
         return 2
 
 

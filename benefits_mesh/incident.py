@@ -44,6 +44,7 @@ import duckdb
 
 from benefits_mesh import landing, review
 from benefits_mesh.settings import data_dir
+from benefits_mesh.text import printable
 
 if t.TYPE_CHECKING:
     from sqlmesh import Context
@@ -290,7 +291,10 @@ def sandbox(
     try:
         ctx.apply(plan)
     except SQLMeshError as exc:
-        log(f"sandbox {env}: the plan failed (a blocking audit or a bad file): {exc}")
+        log(
+            f"sandbox {printable(env)}: the plan failed (a blocking audit or a bad file): "
+            f"{printable(exc)}"
+        )
         return 1
     summary = review.summarize(env, ctx=ctx, check_files=False)
     log(review.render(summary))
@@ -343,20 +347,21 @@ def new_deliveries(ctx: Context, env: str) -> list[dict[str, t.Any]]:
 
 
 def render_deliveries(deliveries: list[dict[str, t.Any]], env: str) -> str:
-    lines = [f"deliveries loaded in {env} and not in prod: {len(deliveries)}"]
+    lines = [f"deliveries loaded in {printable(env)} and not in prod: {len(deliveries)}"]
     for d in deliveries:
         typical = d["typical_rows"]
         ratio = f" = {d['raw_rows'] / typical:.1f}x the usual {typical:,}" if typical else ""
         lines.append(
-            f"  {d['source_file']}: {d['raw_rows']:,} raw rows{ratio}; {d['staged_rows']:,} "
-            f"staged, {d['duplicate_rows']:,} duplicate, {d['quarantined_rows']:,} quarantined "
+            f"  {printable(d['source_file'])}: {d['raw_rows']:,} raw rows{ratio}; "
+            f"{d['staged_rows']:,} staged, {d['duplicate_rows']:,} duplicate, "
+            f"{d['quarantined_rows']:,} quarantined "
             f"({d['conflicting_duplicate']:,} conflicting_duplicate)"
         )
         for ein, n, share in d.get("top_companies", []):
-            lines.append(f"    company_ein {ein}: {n:,} staged rows ({share:.1%})")
+            lines.append(f"    company_ein {printable(ein)}: {n:,} staged rows ({share:.1%})")
         if d.get("repeated_claim_ids"):
             ids, rows = d["repeated_claim_ids"]
-            top = ", ".join(f"{cid} x{n}" for cid, n in d["top_repeated_claim_ids"])
+            top = ", ".join(f"{printable(cid)} x{n}" for cid, n in d["top_repeated_claim_ids"])
             lines.append(f"    claim_id repeated: {ids:,} ids in {rows:,} rows (top: {top})")
     return "\n".join(lines)
 

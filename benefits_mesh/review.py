@@ -21,6 +21,8 @@ import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from benefits_mesh.text import printable
+
 if t.TYPE_CHECKING:
     from sqlmesh import Context
     from sqlmesh.core.snapshot import Snapshot
@@ -394,7 +396,8 @@ def _backfill_cell(change: ModelChange, env: str) -> str:
 
 def _diff_cell(change: ModelChange) -> str:
     if change.diff is None:
-        return change.diff_note or "-"
+        # the note may quote SQLMesh's error, which can embed raw values
+        return printable(change.diff_note) if change.diff_note else "-"
     d = change.diff
     text = (
         f"prod {d.prod_rows:,} / env {d.env_rows:,} rows: {d.matched_rows:,} equal, "
