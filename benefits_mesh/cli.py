@@ -95,7 +95,9 @@ def cmd_summary(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     formats = ("csv", "parquet") if args.format == "both" else (args.format,)
     with warehouse.connect() as con:
-        warehouse.export_marts(con, Path(args.out), env=args.env, formats=formats)
+        warehouse.export_marts(
+            con, Path(args.out), env=args.env, formats=formats, formula_guard=args.formula_guard
+        )
     return 0
 
 
@@ -259,6 +261,15 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--out", required=True, help="output folder")
     exp.add_argument("--env", default="prod", help="SQLMesh environment (default prod)")
     exp.add_argument("--format", choices=("csv", "parquet", "both"), default="csv")
+    exp.add_argument(
+        "--no-formula-guard",
+        dest="formula_guard",
+        action="store_false",
+        help="CSV: write text cells exactly as stored. By default a text cell starting with "
+        "=, +, -, @, a tab or a carriage return gets a leading ' so a spreadsheet does not run "
+        "it as a formula (OWASP CSV injection); numbers and dates are never changed, Parquet "
+        "is never guarded. Use this for machine consumers",
+    )
     exp.set_defaults(func=cmd_export)
 
     review = commands.add_parser(

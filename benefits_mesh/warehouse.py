@@ -63,9 +63,32 @@ def load_totals(con: duckdb.DuckDBPyConnection, env: str = "prod") -> dict[str, 
 
 
 def export_marts(
-    con: duckdb.DuckDBPyConnection, out_dir: Path, env: str = "prod", formats=("csv",), log=print
+    con: duckdb.DuckDBPyConnection,
+    out_dir: Path,
+    env: str = "prod",
+    formats=("csv",),
+    log=print,
+    formula_guard: bool = True,
 ) -> list[Path]:
-    """Write every marts relation of `env` to out_dir/<table>.<format>; dates as ISO YYYY-MM-DD."""
+    """Write every marts relation of `env` to out_dir/<table>.<format>; dates as ISO YYYY-MM-DD.
+
+    CSV, unless `formula_guard` is off: a text (VARCHAR) cell that starts with =, +, -, @, a tab
+    or a carriage return gets a leading ' (the OWASP CSV-injection rule), so a spreadsheet shows
+    it instead of running it as a formula; other columns are written unchanged. Parquet is never
+    guarded. Rows are ordered by the raw values, column by column, in every output.
+    """
+    from benefits_mesh.text import printable
+
+    def ident(column: str) -> str:
+        return '"' + column.replace('"', '""') + '"'
+
+    # '=', '+', '-', '@', TAB, CR
+    starts = "'=', '+', '-', '@', CHR(9), CHR(13)"
+
+    def guarded(column: str) -> str:
+        value = f"src.{ident(column)}"
+        return f"CASE WHEN LEFT({value}, 1) IN ({starts}) THEN '''' || {value} ELSE {value} END"
+
     schema = schema_for("marts", env)
     names = relations(con, schema)
     if not names:
@@ -73,19 +96,28 @@ def export_marts(
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for index, name in enumerate(names, start=1):
+        relation = f"{ident(schema)}.{ident(name)}"
+        columns = [row[:2] for row in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
+        order = ", ".join(f"src.{ident(column)}" for column, _ in columns)
         for fmt in formats:
             path = out_dir / f"{name}.{fmt}"
-            options = (
-                "FORMAT CSV, HEADER, DATEFORMAT '%Y-%m-%d'" if fmt == "csv" else "FORMAT PARQUET"
-            )
-            width = len(con.execute(f'SELECT * FROM "{schema}"."{name}" LIMIT 0').description)
-            order = ", ".join(str(i + 1) for i in range(width))
+            if fmt == "csv":
+                options = "FORMAT CSV, HEADER, DATEFORMAT '%Y-%m-%d'"
+                select = ", ".join(
+                    f"{guarded(column)} AS {ident(column)}"
+                    if formula_guard and kind == "VARCHAR"
+                    else f"src.{ident(column)}"
+                    for column, kind in columns
+                )
+            else:
+                options, select = "FORMAT PARQUET", "src.*"
+            target = path.as_posix().replace("'", "''")
             con.execute(
-                f'COPY (SELECT * FROM "{schema}"."{name}" ORDER BY {order}) '
-                f"TO '{path.as_posix()}' ({options})"
+                f"COPY (SELECT {select} FROM {relation} AS src ORDER BY {order}) "
+                f"TO '{target}' ({options})"
             )
-            rows = con.execute(f'SELECT COUNT(*) FROM "{schema}"."{name}"').fetchone()[0]
-            log(f"[{index}/{len(names)}] {schema}.{name} -> {path} ({rows:,} rows)")
+            rows = con.execute(f"SELECT COUNT(*) FROM {relation}").fetchone()[0]
+            log(printable(f"[{index}/{len(names)}] {schema}.{name} -> {path} ({rows:,} rows)"))
             written.append(path)
     return written
 
