@@ -20,8 +20,9 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)  ## create .venv and install the project (idempotent)
 
-run: setup  ## plan + apply prod on the landing root, then print a summary
+run: setup  ## plan + apply prod, run (loads every file landed since), then print a summary
 	$(SQLMESH) plan --auto-apply --no-prompts --skip-tests
+	$(SQLMESH) run
 	$(BIN)/benefits-mesh summary
 
 REVIEW_ENV ?= dev

@@ -25,28 +25,28 @@ from sqlmesh.core.config import (
     ModelDefaultsConfig,
 )
 
-from benefits_mesh import settings
+from benefits_mesh import notify, settings
 
 _warehouse = settings.warehouse_path()
 _warehouse.parent.mkdir(parents=True, exist_ok=True)
 
-config = Config(
-    gateways={
-        "local": GatewayConfig(
-            connection=DuckDBConnectionConfig(
-                database=str(_warehouse),
-                # DuckDB defaults to 80 % of RAM and then overshoots it (RSS 20.5 GB on a 24 GB
-                # box for a 100 M-row backfill); a fixed cap spills to <warehouse>.tmp instead.
-                # preserve_insertion_order=false lets DuckDB write big inserts in parallel
-                # without buffering them in order (no query here relies on insertion order:
-                # row numbers come from WITH ORDINALITY, which it leaves alone)
-                connector_config={
-                    "memory_limit": settings.memory_limit(),
-                    "preserve_insertion_order": False,
-                },
-            ),
-        ),
+_connection = DuckDBConnectionConfig(
+    database=str(_warehouse),
+    # DuckDB defaults to 80 % of RAM and then overshoots it (RSS 20.5 GB on a 24 GB
+    # box for a 100 M-row backfill); a fixed cap spills to <warehouse>.tmp instead.
+    # preserve_insertion_order=false lets DuckDB write big inserts in parallel
+    # without buffering them in order (no query here relies on insertion order:
+    # row numbers come from WITH ORDINALITY, which it leaves alone)
+    connector_config={
+        "memory_limit": settings.memory_limit(),
+        "preserve_insertion_order": False,
     },
+)
+# the landing report reads the load records through the run's own (shared) adapter
+notify.use_connection(_connection)
+
+config = Config(
+    gateways={"local": GatewayConfig(connection=_connection)},
     default_gateway="local",
     model_defaults=ModelDefaultsConfig(
         dialect="duckdb",
@@ -65,5 +65,8 @@ config = Config(
     # ops.mart_row_counts. About 0.1 s on the sample; skipped when nothing was written since the
     # environment's previous check (a run that only waits for files).
     after_all=["@check_mart_row_counts()"],
+    # Every `sqlmesh run` ends with the landing report (benefits_mesh/notify.py): the files in
+    # the landing folder that no run will load as they are, and why (issue 15)
+    notification_targets=[notify.LandingReport()],
     disable_anonymized_analytics=True,
 )

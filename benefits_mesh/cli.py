@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 from benefits_mesh import warehouse
-from benefits_mesh.settings import data_dir, warehouse_path
+from benefits_mesh.landing import LandingFileError
+from benefits_mesh.settings import SettingError, data_dir, warehouse_path
 from benefits_mesh.text import printable
 
 
@@ -162,18 +163,27 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_late_files(args: argparse.Namespace) -> int:
-    with warehouse.connect() as con:
-        skipped, pending = warehouse.late_files(con, env=args.env)
-    for source, day, name in pending:
-        print(f"pending  {source:<10} {day}  {name}  (loaded by the next `sqlmesh run`)")
-    for source, day, name in skipped:
-        print(f"skipped  {source:<10} {day}  {name}  (landed after its day was closed)")
-    if not skipped:
-        print(f"no skipped late files ({len(pending)} pending)")
-        return 0
-    print("load them (and everything downstream) with:")
-    print("  " + warehouse.restate_command([day for _, day, _ in skipped]))
-    return 1
+    from benefits_mesh.inventory import PROBLEMS, inventory, report_lines
+
+    if warehouse_path().exists():
+        with warehouse.connect() as con:
+            entries = inventory(lambda sql: con.execute(sql).fetchall(), env=args.env)
+    else:  # nothing loaded yet: the names alone still tell what no run will load
+        print(f"warehouse {printable(warehouse_path())} does not exist yet: names checked only")
+        entries = inventory(None)
+    for line in report_lines(entries, verbose=True):
+        print(line)
+    counts = {
+        status: sum(e.status == status for e in entries)
+        for status in ("loaded", "pending", "ignored", *PROBLEMS)
+    }
+    print(
+        "landing: "
+        + ", ".join(
+            f"{n} {status}" for status, n in counts.items() if n or status in ("loaded", "pending")
+        )
+    )
+    return 1 if any(counts[status] for status in PROBLEMS) else 0
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -187,9 +197,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_freshness(args: argparse.Namespace) -> int:
-    from benefits_mesh.monitor import LEVELS, freshness
+    from benefits_mesh.monitor import LEVELS, freshness, future_files
 
     report = freshness()
+    for entry in future_files():
+        print(f"future {printable(entry.shown)}: not counted ({printable(entry.reason)})")
     for row in report:
         age = "no file" if row["age_hours"] is None else f"{row['age_hours']:.1f} h"
         print(
@@ -247,8 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     late = commands.add_parser(
         "late-files",
-        help="landing files not loaded: pending (next run) or skipped (restatement); exit 1 "
-        "when any was skipped",
+        help="every landing file no run will load, with the reason (refused names, closed "
+        "days, files changed after their load, future dates), pending and ignored files; exit 1 "
+        "when any file needs action",
     )
     late.add_argument("--env", default="prod", help="SQLMesh environment (default prod)")
     late.set_defaults(func=cmd_late_files)
@@ -359,7 +372,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except warehouse.WarehouseError as exc:
+    except (warehouse.WarehouseError, LandingFileError, SettingError) as exc:
+        # a landing root or file, or a configuration variable, named: one line, no traceback
         print(f"benefits-mesh: {printable(exc)}", file=sys.stderr)
         return 2
 

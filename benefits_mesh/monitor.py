@@ -16,8 +16,18 @@ OK, WARN, ERROR = 0, 1, 2
 LEVELS = {OK: "ok", WARN: "warn", ERROR: "error"}
 
 
+def future_files() -> list:
+    """Files dated after today: ignored by the freshness figures, reported beside them."""
+    from benefits_mesh.inventory import scan
+
+    return [entry for entry in scan() if entry.status == "future"]
+
+
 def freshness(now: dt.datetime | None = None) -> list[dict]:
-    """One dict per source: source, newest_file, age_hours, warn/error thresholds, status."""
+    """One dict per source: source, newest_file, age_hours, warn/error thresholds, status.
+
+    Files dated after today do not count (see :func:`future_files`).
+    """
     now = now or dt.datetime.now(dt.UTC)
     report = []
     for source, day, name in newest_deliveries():

@@ -24,19 +24,50 @@ def project_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
-def _resolve(value: str) -> Path:
-    path = Path(value).expanduser()
-    return path if path.is_absolute() else (project_root() / path).resolve()
+class SettingError(ValueError):
+    """A configuration variable with a value that cannot be used; the message names it."""
+
+    pass  # SQLMesh serialises this class into the models without its docstring
+
+
+def _path_setting(name: str, default: str) -> Path:
+    """The path in environment variable ``name`` (``default`` when unset), taken literally.
+
+    Literal: no ``~`` expansion, no globbing (``?``, ``*``, ``[`` are ordinary characters; the
+    landing reader escapes them for DuckDB). A relative path is anchored to the project root. A
+    variable that is set but empty (or blank) is an error, never the default: an unset variable
+    in a script (``BENEFITS_DATA_DIR=$ROOT`` with ``$ROOT`` empty) must not silently read the
+    bundled sample or write the default warehouse.
+    """
+    value = os.environ.get(name)
+    if value is None:
+        value = default
+    elif not value.strip():
+        raise SettingError(
+            f"{name} is set but empty: unset it for the default ({default}) or give a path"
+        )
+    path = Path(value)
+    # normpath, not resolve(): a symlinked root stays what the user named, and nothing on disk
+    # is consulted to build the path
+    return Path(os.path.normpath(path if path.is_absolute() else project_root() / path))
 
 
 def data_dir() -> Path:
     """The landing root: ``BENEFITS_DATA_DIR`` (default ``data``)."""
-    return _resolve(os.environ.get("BENEFITS_DATA_DIR") or DEFAULT_DATA_DIR)
+    return _path_setting("BENEFITS_DATA_DIR", DEFAULT_DATA_DIR)
 
 
 def warehouse_path() -> Path:
     """The DuckDB file: ``BENEFITS_WAREHOUSE`` (default ``.warehouse/benefits.duckdb``)."""
-    return _resolve(os.environ.get("BENEFITS_WAREHOUSE") or DEFAULT_WAREHOUSE)
+    path = _path_setting("BENEFITS_WAREHOUSE", DEFAULT_WAREHOUSE)
+    if "?" in str(path):
+        # DuckDB 1.5 reads "?" in a database path as the start of URL parameters: it builds the
+        # WAL's name from the part before it and fails at the first commit
+        raise SettingError(
+            f"BENEFITS_WAREHOUSE {str(path)!r} contains '?', which DuckDB cannot use in a "
+            "database path: choose a path without it"
+        )
+    return path
 
 
 def start_date() -> str:
@@ -70,6 +101,17 @@ def _whole_number(name: str, default: int, unit: str) -> int:
     if number < 0:
         raise ValueError(f"{name} must be a non-negative whole number of {unit}, got {value!r}")
     return number
+
+
+#: Seconds a landed file must have been left unmodified before a run loads it (0 = off).
+DEFAULT_FILE_SETTLE_SECONDS = 0
+
+
+def file_settle_seconds() -> int:
+    """``BENEFITS_FILE_SETTLE_SECONDS``: a file modified less than this many seconds ago (by the
+    system clock) is treated as still being written and left for the next run (default 0: off).
+    """
+    return _whole_number("BENEFITS_FILE_SETTLE_SECONDS", DEFAULT_FILE_SETTLE_SECONDS, "seconds")
 
 
 def file_wait_days() -> int:

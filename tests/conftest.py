@@ -39,6 +39,7 @@ class Project:
             BENEFITS_START=self.start,
             SQLMESH__DISABLE_ANONYMIZED_ANALYTICS="1",
         )
+        env.pop("BENEFITS_FILE_SETTLE_SECONDS", None)
         env.update(self.extra_env or {})
         return env
 
@@ -97,7 +98,10 @@ class Project:
 def project(tmp_path: Path) -> Project:
     root = tmp_path / "root"
     (root / "reference").mkdir(parents=True)
-    (root / "reference" / "company_lookup.json").write_text("[]\n")
+    # one company: an empty registry is refused (landing.company_lookup_rows)
+    (root / "reference" / "company_lookup.json").write_text(
+        '[{"ein": "99-9999999", "company_name": "Fixture", "domains": ["fixture.example"]}]\n'
+    )
     for source in ("employees", "plans", "claims"):
         (root / "landing" / source).mkdir(parents=True)
     return Project(root=root, warehouse=tmp_path / "wh" / "warehouse.duckdb")

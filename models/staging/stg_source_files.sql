@@ -23,7 +23,9 @@ SELECT
   f.source_file::TEXT AS source_file, /* file name */
   f.extra_columns::TEXT AS extra_columns, /* header columns outside the contract, ignored */
   f.raw_rows::BIGINT AS raw_rows, /* data records (header and empty lines excluded) */
-  f.file_size_bytes::BIGINT AS file_size_bytes,
+  f.file_size_bytes::BIGINT AS file_size_bytes, /* size when loaded */
+  f.file_mtime_ns::BIGINT AS file_mtime_ns, /* modification time when loaded (ns since 1970):
+     with the size, how a later change of the file is noticed (benefits_mesh/inventory.py) */
   f.content_digest::TEXT AS content_digest, /* BLAKE2b of the bytes: a file delivered twice */
   f.delivery_date::DATE AS delivery_date, /* date in the file name */
   CURRENT_TIMESTAMP::TIMESTAMP AS _loaded_at
