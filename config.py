@@ -26,6 +26,11 @@ from sqlmesh.core.config import (
 )
 
 from benefits_mesh import notify, settings
+from benefits_mesh.runtime import prepare
+
+# first: owner-only files, logs in <project>/logs, one-line errors for a busy warehouse and a
+# bad landing file (benefits_mesh/runtime.py, the SQLMesh glue)
+prepare()
 
 _warehouse = settings.warehouse_path()
 _warehouse.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,446 @@
+"""Process set-up for every SQLMesh command (issue 15, "Output and operations"): the one module
+that reaches into SQLMesh's internals. ``config.py`` calls :func:`prepare` first, so it runs in
+every ``sqlmesh`` command and in every ``Context`` the project's own commands open.
+
+What it does, in this order:
+
+1. **Owner-only files.** ``umask 077`` for the process, so what DuckDB and SQLMesh create from
+   now on (the warehouse, its WAL, its ``<warehouse>.tmp`` spill folder, the log folder and log
+   files, caches) is 0600 / 0700; what already exists with a wider mode is tightened with chmod.
+   Only files and folders the project owns are touched: never the folder a user put the
+   warehouse in (it may be shared, e.g. ``/tmp``), except the default ``.warehouse``.
+2. **Logs in the project.** SQLMesh's CLI opens its log file under ``logs/`` of the *current*
+   directory before it reads ``config.py``. Unless ``--log-file-dir`` was given, the open log
+   file is moved to ``<project>/logs`` and the handler reopened there (appending); the ``logs/``
+   folder SQLMesh just made in the current directory is removed when left empty. SQLMesh's own
+   pruning then looks in the wrong folder, so the newest 20 logs are kept here (and every log
+   written in the last hour).
+3. **A busy warehouse is one line.** DuckDB lets one process write a database file; the loser
+   of that race gets an ``IOException`` that SQLMesh prints as a 130-line traceback (after
+   mistaking the warehouse for a new one: "Initializing new project state..."). The warehouse
+   is opened and closed once here (a lock probe, 16-50 ms measured) and, for the race between
+   this probe and SQLMesh's own open, SQLMesh's DuckDB connection factory is wrapped the same
+   way: both end with ``Error: warehouse <path> is busy: ... (PID n ...); try again ...``.
+4. **A bad landing file is named first, once.** The active console's ``log_failed_models`` is
+   wrapped: when a model failed on a landing file (DuckDB's "CSV Error on Line: N ... file =
+   <path>" or the project's ``LandingFileError``), one line per file comes first,
+   ``Error: <path>: line <N>: <reason>``, then the skipped and failed models, each failed one in a
+   line instead of DuckDB's 40-line dump repeated per model that reads the file (the full text is
+   in the log file, as SQLMesh writes every failure there). Other failures print as before.
+
+Nothing here imports SQLMesh at module level: ``benefits-mesh`` commands import
+:func:`busy_message` without paying for SQLMesh.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import stat
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+
+from benefits_mesh import settings
+from benefits_mesh.warehouse import WarehouseError
+
+logger = logging.getLogger(__name__)
+
+#: files 0600, folders 0700
+UMASK = 0o077
+LOG_DIR = "logs"
+#: SQLMesh's default (``log_limit``); its own pruning looks in the current directory's logs/
+LOG_LIMIT = 20
+#: ... and every log written within this many seconds, whatever their number
+KEEP_RECENT_LOGS_SECONDS = 3600
+_LOG_PREFIX = "sqlmesh_"
+
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<exe>.*?) \(PID (?P<pid>\d+)\)")
+_CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
+_CSV_FILE = re.compile(r"^\s*file = (.+?)\s*$", re.MULTILINE)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+class WarehouseBusyError(WarehouseError, ValueError):
+    """Another process holds the warehouse's write lock; the message is one line. A ValueError
+    for SQLMesh's CLI (which prints those as `Error: <message>`), a WarehouseError for the
+    `benefits-mesh` command line (which prints those in one line too)."""
+
+
+# --------------------------------------------------------------------------------------------
+# entry point
+
+
+def prepare() -> None:
+    """Set up this process for a SQLMesh command on the project (idempotent; see module doc)."""
+    os.umask(UMASK)
+    warehouse = settings.warehouse_path()
+    _move_log_file(settings.project_root() / LOG_DIR)
+    _tighten(warehouse)
+    _install_connection_guard()
+    _install_console_glue()
+    if _needs_warehouse():
+        probe(warehouse)
+
+
+# --------------------------------------------------------------------------------------------
+# 1. owner-only modes
+
+
+def _chmod(path: Path, mode: int) -> None:
+    try:
+        st = path.lstat()
+        if stat.S_ISLNK(st.st_mode) or stat.S_IMODE(st.st_mode) & ~mode == 0:
+            return
+        path.chmod(stat.S_IMODE(st.st_mode) & mode)
+    except FileNotFoundError:
+        pass
+    except PermissionError:  # not ours: say so in the log, never fail a command over it
+        logger.warning("could not restrict the mode of %s to the owner", path)
+
+
+def _tighten(warehouse: Path) -> None:
+    """chmod go-rwx what already exists of the warehouse, its WAL and temp folder, and the logs."""
+    if warehouse.parent == settings.project_root() / Path(settings.DEFAULT_WAREHOUSE).parent:
+        _chmod(warehouse.parent, 0o700)  # the project's own .warehouse folder
+    for path in (warehouse, warehouse.with_name(warehouse.name + ".wal")):
+        _chmod(path, 0o600)
+    temp = warehouse.with_name(warehouse.name + ".tmp")
+    if temp.is_dir() and not temp.is_symlink():
+        _chmod(temp, 0o700)
+        for child in temp.rglob("*"):
+            _chmod(child, 0o700 if child.is_dir() else 0o600)
+    logs = settings.project_root() / LOG_DIR
+    if logs.is_dir():
+        _chmod(logs, 0o700)
+        for child in logs.glob(f"{_LOG_PREFIX}*.log"):
+            _chmod(child, 0o600)
+    for handler in _file_handlers():
+        _chmod(Path(handler.baseFilename), 0o600)
+
+
+# --------------------------------------------------------------------------------------------
+# 2. logs in <project>/logs
+
+
+def _file_handlers() -> list[logging.FileHandler]:
+    return [h for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler)]
+
+
+def _log_dir_given() -> bool:
+    return any(arg == "--log-file-dir" or arg.startswith("--log-file-dir=") for arg in sys.argv)
+
+
+def _move_log_file(target: Path) -> None:
+    """Move SQLMesh's open log file from ``./logs`` to ``target`` (unless --log-file-dir)."""
+    if _log_dir_given():
+        return
+    for handler in _file_handlers():
+        old = Path(handler.baseFilename)
+        if not old.name.startswith(_LOG_PREFIX) or old.parent.name != LOG_DIR:
+            continue
+        if old.parent.resolve() == target.resolve():
+            continue
+        target.mkdir(mode=0o700, parents=True, exist_ok=True)
+        new = _reserve(target, old.name)
+        if new is None:
+            continue
+        handler.acquire()
+        try:
+            handler.close()  # flushes and closes the stream; logging reopens it on next emit
+            if old.exists():
+                shutil.move(str(old), str(new))
+            handler.baseFilename = str(new)
+            handler.mode = "a"  # the moved file keeps what was already logged
+            handler.stream = handler._open()
+        finally:
+            handler.release()
+        _chmod(new, 0o600)
+        try:
+            old.parent.rmdir()  # the logs/ SQLMesh just made in the current directory, if empty
+        except OSError:
+            pass
+        _remove_excess_logs(target)
+
+
+def _reserve(folder: Path, name: str) -> Path | None:
+    """A new, empty file in ``folder`` named ``name`` or, when taken (SQLMesh names logs by the
+    second: two commands started in the same second from different folders), ``<stem>_<pid>``."""
+    stem, suffix = name.rsplit(".", 1)
+    for candidate in (name, f"{stem}_{os.getpid()}.{suffix}"):
+        try:
+            os.close(os.open(folder / candidate, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+            return folder / candidate
+        except FileExistsError:
+            continue
+    return None
+
+
+def _remove_excess_logs(folder: Path) -> None:
+    """Keep the LOG_LIMIT most recently written logs, and every log written in the last hour.
+
+    By time written, not by name: a command under a shifted clock (faketime) names its log in
+    the past. The hour: every command of the project now logs into this one folder, so a burst
+    (a test suite, several schedules) must not delete a log a running command is writing or its
+    user is about to read (SQLMesh's own pruning worked per current directory).
+    """
+    now = time.time()
+
+    def written(path: Path) -> float:
+        try:
+            return path.stat().st_mtime
+        except FileNotFoundError:
+            return now
+
+    logs = sorted(folder.glob(f"{_LOG_PREFIX}*.log"), key=written, reverse=True)
+    for path in logs[LOG_LIMIT:]:
+        if now - written(path) > KEEP_RECENT_LOGS_SECONDS:
+            path.unlink(missing_ok=True)
+
+
+def log_file() -> Path | None:
+    """The log file this process writes (SQLMesh's), if any."""
+    handlers = _file_handlers()
+    return Path(handlers[0].baseFilename) if handlers else None
+
+
+# --------------------------------------------------------------------------------------------
+# 3. a busy warehouse in one line
+
+
+def printable(text: str) -> str:
+    """``text`` on one line, control characters shown as escapes."""
+    return _CONTROL.sub(lambda m: repr(m.group(0))[1:-1], text)
+
+
+def _holder_command(pid: str) -> str:
+    """The holder's command line from /proc (empty when unreadable), at most 120 characters."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return ""
+    command = " ".join(part.decode(errors="replace") for part in raw.split(b"\0") if part)
+    return command if len(command) <= 120 else command[:117] + "..."
+
+
+def busy_message(path: Path | str, error: BaseException) -> str | None:
+    """One line for DuckDB's "could not set lock" error on ``path``; None for any other error."""
+    text = str(error)
+    if "Could not set lock on file" not in text and "Conflicting lock" not in text:
+        return None
+    match = _LOCK_HOLDER.search(text)
+    if match:
+        exe, pid = match.group("exe"), match.group("pid")
+        command = _holder_command(pid)
+        holder = f"held by PID {pid} ({command or exe})"
+    else:
+        holder = "held by another process"
+    return printable(
+        f"warehouse {path} is busy: its lock is {holder} (another plan, run or `sqlmesh ui`); "
+        "try again when it has finished"
+    )
+
+
+def _in_sqlmesh_cli() -> bool:
+    """True inside a `sqlmesh` command line (its click group runs in this thread), except
+    `sqlmesh ui`, whose web server must report errors its own way."""
+    try:
+        import click
+    except ImportError:
+        return False
+    ctx = click.get_current_context(silent=True)
+    if ctx is None or ctx.command.name == "ui":
+        return False
+    return getattr(ctx.find_root().command.callback, "__module__", "") == "sqlmesh.cli.main"
+
+
+def _fail_busy(message: str, cause: BaseException) -> None:
+    """End the command with `Error: <message>`: in the CLI at once (SystemExit: SQLMesh must not
+    go on, e.g. take an unreadable warehouse for a new one), elsewhere as WarehouseBusyError."""
+    if _in_sqlmesh_cli():
+        import click
+
+        click.echo(click.style(f"Error: {message}", fg="red"))
+        raise SystemExit(1)
+    raise WarehouseBusyError(message) from cause
+
+
+def _needs_warehouse() -> bool:
+    """False for the `sqlmesh` commands that run without the warehouse, which a busy warehouse
+    must not stop: format, lint and test (the unit tests run in memory: measured, they pass
+    while another process holds the lock, with or without --local), init and ui (ui opens its
+    Context later, outside this CLI callback; the connection guard covers it)."""
+    if not _in_sqlmesh_cli():
+        return True
+    import click
+    from sqlmesh.cli.main import LOCAL_ONLY_COMMANDS, OPTIONAL_LOCAL_COMMANDS, SKIP_CONTEXT_COMMANDS
+
+    command = click.get_current_context().invoked_subcommand
+    return command not in {*LOCAL_ONLY_COMMANDS, *OPTIONAL_LOCAL_COMMANDS, *SKIP_CONTEXT_COMMANDS}
+
+
+def _opened_here(path: Path) -> bool:
+    """True when this process already holds the warehouse through SQLMesh (a second Context)."""
+    from sqlmesh.core.config.connection import BaseDuckDBConnectionConfig
+
+    return str(path) in BaseDuckDBConnectionConfig._data_file_to_adapter
+
+
+def probe(path: Path) -> None:
+    """Open the warehouse for writing and close it at once: fails fast, in one line, when another
+    process holds it. A warehouse that does not exist yet is not created here."""
+    if not path.is_file() or _opened_here(path):
+        return
+    try:
+        duckdb.connect(str(path)).close()
+    except duckdb.Error as exc:
+        message = busy_message(path, exc)
+        if message is None:
+            # anything else (e.g. this process has it open read-only) is for SQLMesh to report
+            return
+        _fail_busy(message, exc)
+
+
+def _install_connection_guard() -> None:
+    """Wrap SQLMesh's DuckDB connection factory so its lock error is the same one line."""
+    from sqlmesh.core.config.connection import BaseDuckDBConnectionConfig
+
+    factory = BaseDuckDBConnectionConfig.__dict__.get("_connection_factory")
+    if not isinstance(factory, property) or getattr(factory.fget, "_benefits_mesh", False):
+        return
+
+    def guarded_factory(self):
+        connect = factory.fget(self)
+
+        def guarded_connect(*args, **kwargs):
+            try:
+                return connect(*args, **kwargs)
+            except duckdb.IOException as exc:
+                database = kwargs.get("database", args[0] if args else "?")
+                message = busy_message(database, exc)
+                if message is None:
+                    raise
+                _fail_busy(message, exc)
+
+        return guarded_connect
+
+    guarded_factory._benefits_mesh = True
+    BaseDuckDBConnectionConfig._connection_factory = property(guarded_factory)
+
+
+# --------------------------------------------------------------------------------------------
+# 4. a bad landing file first, once
+
+
+def _chain(error: BaseException):
+    """``error`` and its causes/contexts, outermost first."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        yield error
+        error = error.__cause__ or error.__context__
+
+
+def landing_error(error: BaseException) -> tuple[str, str, BaseException] | None:
+    """(file, one-line message ``<path>: line <N>: <reason>``, the cause) when ``error`` comes
+    from a bad landing file, else None.
+
+    Two shapes: the project's LandingFileError (raised while a model renders; SQLMesh runs the
+    macros' code from its own serialised copy, hence the match on the class name), whose message
+    is already that line; DuckDB's CSV error, parsed from "CSV Error on Line: N", the reason line
+    after "Original Line: ..." and "file = <path>".
+    """
+    for cause in _chain(error):
+        if type(cause).__name__ == "LandingFileError":
+            message = str(cause).strip()
+            return message.split(": ", 1)[0], message, cause
+        text = str(cause)
+        line, file = _CSV_LINE.search(text), _CSV_FILE.search(text)
+        if line and file:
+            path = file.group(1)
+            return path, f"{path}: line {line.group(1)}: {_csv_reason(text)}", cause
+    return None
+
+
+def _csv_reason(text: str) -> str:
+    """DuckDB's reason, e.g. "Value with unterminated quote found.": the last non-empty line
+    before "Possible fixes" / "Possible Solution" (what precedes it is "Original Line: ...",
+    which can run over several lines of raw data and is not repeated here)."""
+    lines = [line.strip() for line in text.splitlines()[1:]]
+    end = next(
+        (i for i, line in enumerate(lines) if line.startswith(("Possible ", "file ="))), len(lines)
+    )
+    reason = next((line for line in reversed(lines[:end]) if line), "")
+    return "CSV error" if not reason or reason.startswith("Original Line") else reason
+
+
+def _install_console_glue() -> None:
+    """Wrap the active console's log_skipped_models / log_failed_models (see module doc)."""
+    from sqlmesh.core.console import get_console
+
+    console = get_console()
+    if getattr(console, "_benefits_mesh_glue", False) or not hasattr(console, "_print"):
+        return
+    original_skipped = console.log_skipped_models
+    original_failed = console.log_failed_models
+    pending: list[set] = []  # SQLMesh logs the skipped models just before the failed ones
+
+    def log_skipped_models(snapshot_names):
+        while pending:
+            original_skipped(pending.pop(0))
+        pending.append(set(snapshot_names))
+
+    def log_failed_models(errors):
+        from rich.text import Text
+
+        landing = {id(error): landing_error(error) for error in errors}
+        firsts: dict[str, str] = {}
+        for found in landing.values():
+            if found and found[0] not in firsts:
+                firsts[found[0]] = found[1]
+        for line in firsts.values():
+            console._print(Text(f"Error: {printable(line)}", style="red"), soft_wrap=True)
+        if firsts:
+            console._print("")
+        while pending:
+            original_skipped(pending.pop(0))
+        others = [error for error in errors if not landing[id(error)]]
+        if firsts:
+            where = log_file()
+            details = f" (full message in {where})" if where else ""
+            console._print(
+                Text(f"Failed models on a bad landing file{details}:", style="red"), soft_wrap=True
+            )
+            for error in errors:
+                found = landing[id(error)]
+                if found:
+                    summary = f"{_node_name(error)}: {_summary(found[2], found[1])}"
+                    console._print(Text(f"  {printable(summary)}", style="red"), soft_wrap=True)
+            console._print("")
+        if others or not firsts:
+            original_failed(others if firsts else errors)
+
+    console.log_skipped_models = log_skipped_models
+    console.log_failed_models = log_failed_models
+    console._benefits_mesh_glue = True
+
+
+def _node_name(error: BaseException) -> str:
+    """The failed model's name as SQLMesh shows it (a SnapshotId or a scheduler node)."""
+    node = getattr(error, "node", None)
+    name = getattr(node, "snapshot_name", None) or getattr(node, "name", None)
+    return str(name or node)
+
+
+def _summary(cause: BaseException, error_line: str) -> str:
+    """The cause's class and first line, e.g. "InvalidInputException: Invalid Input Error: CSV
+    Error on Line: 3", or only its class when that line is the Error line printed above."""
+    lines = str(cause).strip().splitlines()
+    first = lines[0].strip() if lines else ""
+    if not first or first in error_line:
+        return f"{type(cause).__name__} (the error above)"
+    return f"{type(cause).__name__}: {first}"
