@@ -21,7 +21,16 @@ def connect(path: Path | None = None) -> duckdb.DuckDBPyConnection:
             f"warehouse {path} does not exist: run `make run` (or `sqlmesh plan`) first, "
             "or point BENEFITS_WAREHOUSE at it"
         )
-    return duckdb.connect(str(path), read_only=True)
+    try:
+        return duckdb.connect(str(path), read_only=True)
+    except duckdb.IOException as exc:
+        # a plan/run or `sqlmesh ui` holds the write lock: the same one line as `sqlmesh` prints
+        from benefits_mesh.runtime import busy_message
+
+        message = busy_message(path, exc)
+        if message is None:
+            raise
+        raise WarehouseError(message) from None
 
 
 def schema_for(layer: str, env: str = "prod") -> str:
