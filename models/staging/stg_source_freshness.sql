@@ -10,8 +10,10 @@ MODEL (
     unique_values(columns := (source)),
     not_null(columns := (source, warn_after_hours, error_after_hours)),
     accepted_values(column := source, is_in := ('employees', 'plans', 'claims')),
-    source_freshness(level := 'warn'),
-    source_freshness(level := 'error')
+    /* once, at the warn level: it lists every stale source, each row with its level (warn or
+       error); a second attachment at level 'error' repeated the same sources in a second,
+       identically worded warning ('source_freshness' audit error: N rows failed) */
+    source_freshness(level := 'warn')
   )
 );
 
