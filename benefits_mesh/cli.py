@@ -368,13 +368,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _known_cause(exc: BaseException) -> BaseException | None:
+    """The project's own one-line error behind ``exc``: SQLMesh wraps what config.py raises
+    (a busy warehouse, an empty path variable) in "Failed to load config file"."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, warehouse.WarehouseError | LandingFileError | SettingError):
+            return exc
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (warehouse.WarehouseError, LandingFileError, SettingError) as exc:
-        # a landing root or file, or a configuration variable, named: one line, no traceback
-        print(f"benefits-mesh: {printable(exc)}", file=sys.stderr)
+    except Exception as exc:
+        # a busy warehouse, a landing root or file, a configuration variable: one line naming
+        # it, no traceback; anything else is a bug and keeps its traceback
+        known = _known_cause(exc)
+        if known is None:
+            raise
+        print(f"benefits-mesh: {printable(known)}", file=sys.stderr)
         return 2
 
 

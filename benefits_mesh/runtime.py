@@ -46,6 +46,7 @@ from pathlib import Path
 import duckdb
 
 from benefits_mesh import settings
+from benefits_mesh.text import printable
 from benefits_mesh.warehouse import WarehouseError
 
 logger = logging.getLogger(__name__)
@@ -62,7 +63,6 @@ _LOG_PREFIX = "sqlmesh_"
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<exe>.*?) \(PID (?P<pid>\d+)\)")
 _CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
 _CSV_FILE = re.compile(r"^\s*file = (.+?)\s*$", re.MULTILINE)
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class WarehouseBusyError(WarehouseError, ValueError):
@@ -210,11 +210,6 @@ def log_file() -> Path | None:
 
 # --------------------------------------------------------------------------------------------
 # 3. a busy warehouse in one line
-
-
-def printable(text: str) -> str:
-    """``text`` on one line, control characters shown as escapes."""
-    return _CONTROL.sub(lambda m: repr(m.group(0))[1:-1], text)
 
 
 def _holder_command(pid: str) -> str:
