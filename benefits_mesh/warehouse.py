@@ -129,4 +129,3 @@ def export_marts(
             log(printable(f"[{index}/{len(names)}] {schema}.{name} -> {path} ({rows:,} rows)"))
             written.append(path)
     return written
-
