@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
+import re
 import shutil
 import signal
 import subprocess
@@ -25,6 +27,15 @@ from benefits_mesh.generate import generate
 
 SCHEMAS = ("staging", "intermediate", "marts")
 START = dt.date(2026, 3, 2)
+#: the line SQLMesh prints when one model batch has finished (evaluated and audited), e.g.
+#: `[2/6] staging.stg_claims__classified   [insert 2026-03-03 - 2026-03-03, audits ✔3]   0.21s`
+#: or `[1/1] marts.fct_plan_gaps   [full refresh, audits ✔2]   0.05s`; warnings (`[WARNING] ...`)
+#: and other bracketed lines do not match
+BATCH_LINE = re.compile(r"^\s*\[\s*\d+/\d+\]\s+[\w.\"]+\s+\[[^\]]*\]\s+\d+\.\d+s\s*$")
+#: a `sqlmesh run` with nothing to do: for each model with pending days (no file yet, within the
+#: wait) a signal report ending in "None ready", then an empty batch progress bar and this line
+RUN_FINISHED = "Run finished for environment 'prod'"
+NO_BATCHES = re.compile(r"^Executing model batches \S+ 0\.0% • 0/0 • ", re.M)
 
 
 def _clock(day: dt.date) -> str:
@@ -58,9 +69,11 @@ def _files_by_day(source: Path) -> dict[dt.date, list[Path]]:
 
 
 def _land(path: Path, root: Path) -> None:
+    """Deliver a generated file into a landing root, with its modification time: every warehouse
+    built from the same file records the same size and mtime (stg_<src>__files)."""
     target = root / "landing" / path.parent.name / path.name
     target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(path, target)
+    shutil.copy2(path, target)
 
 
 def _new_project(tmp_path: Path, name: str, source: Path, **extra_env: str) -> Project:
@@ -102,14 +115,24 @@ def _tables(project: Project) -> dict[str, Counter]:
     return tables
 
 
-def _fingerprint(tables: dict[str, Counter]) -> dict[str, tuple[int, str]]:
-    return {
-        name: (
-            sum(rows.values()),
-            hashlib.sha256(repr(sorted(rows.items(), key=repr)).encode()).hexdigest(),
+def _written(project: Project) -> dict[str, tuple[int, str]]:
+    """What a run can write: (row count, content hash) of every relation of the warehouse but
+    SQLMesh's state schema and the project's `ops` history, that is the prod views in staging,
+    intermediate and marts and the physical tables behind them in `sqlmesh__*`, every column
+    included (`_loaded_at` too: a rewrite of the same rows changes it). SQLMesh's own state is
+    left out: the janitor at the end of every run compacts its interval records."""
+    names = project.query(
+        "SELECT table_schema, table_name FROM information_schema.tables "
+        "WHERE table_schema NOT IN ('sqlmesh', 'ops') ORDER BY 1, 2"
+    )
+    written = {}
+    for schema, table in names:
+        rows = sorted(map(repr, project.query(f'SELECT * FROM "{schema}"."{table}"')))
+        written[f"{schema}.{table}"] = (
+            len(rows),
+            hashlib.sha256("\n".join(rows).encode()).hexdigest(),
         )
-        for name, rows in tables.items()
-    }
+    return written
 
 
 def _assert_same(actual: dict[str, Counter], expected: dict[str, Counter], what: str) -> None:
@@ -189,10 +212,20 @@ def test_replay_with_late_files_equals_full_rebuild(tmp_path, faketime, seed):
     replayed = _tables(project)
     assert sum(replayed["marts.fct_claims"].values()) > 0
 
-    # Idempotency: the same run again is a no-op (row counts and content hashes unchanged).
+    # Idempotency: the same run again is a no-op: it says that no model is ready, evaluates no
+    # batch, and writes nothing (every relation's rows, `_loaded_at` included, and SQLMesh's
+    # processed intervals are unchanged)
+    before = _written(project)
+    assert len(before) > 40 and before["marts.fct_claims"][0] > 0
     again = project.sqlmesh("run")
-    assert "No models are ready to run" in again.stdout or "Run finished" in again.stdout
-    assert _fingerprint(_tables(project)) == _fingerprint(replayed)
+    out = again.stdout
+    checked = out.count("Checking signals for ")
+    assert checked > 10 and out.count("└── None ready: no intervals") == checked, out[-3000:]
+    assert "All ready" not in out and "Some ready" not in out, out[-3000:]
+    assert NO_BATCHES.search(out), out[-3000:]
+    assert not [line for line in out.splitlines() if BATCH_LINE.match(line)], out[-3000:]
+    assert out.rstrip().endswith(RUN_FINISHED), out[-3000:]
+    assert _written(project) == before, "the no-op run wrote something"
 
     expected = _rebuild(tmp_path, source, landed, project.clock)
     _assert_same(replayed, expected, "replay")
@@ -268,26 +301,72 @@ def test_late_file_waits_and_day_without_file_closes_after_wait(tmp_path, faketi
 # --------------------------------------------------------------------------- kill and resume
 
 
-def _kill_after(project: Project, args: list[str], lines: int) -> int:
-    """Start `sqlmesh args`, SIGKILL it once `lines` model batches have completed."""
+def _group(pgid: int) -> list[tuple[int, str]]:
+    """(pid, command line) of the live (not zombie) processes of process group `pgid`."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, IndexError):
+            continue  # the process ended meanwhile
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members.append((int(stat.parent.name), command))
+    return members
+
+
+def _kill_after(project: Project, args: list[str], batches: int) -> list[str]:
+    """Start `sqlmesh args`, SIGKILL it once `batches` model batches have finished.
+
+    A batch has finished when SQLMesh prints its line (BATCH_LINE); other lines (warnings, the
+    plan's summary) are not counted. The command runs in its own process group and the whole
+    group is killed: under a clock the process started is the `faketime` wrapper, which forks
+    sqlmesh, so killing the wrapper alone would leave sqlmesh running. Fails unless the
+    command was still running at the kill point (sqlmesh alive, killed by SIGKILL) and nothing
+    of it survives. Returns the batch lines seen."""
     process = subprocess.Popen(
         project.command(*args),
         cwd=project.root.parent,
-        env=project.env,
+        env={**project.env, "COLUMNS": "300"},  # one line per batch, never wrapped
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,
     )
-    seen = 0
+    finished: list[str] = []
+    output: list[str] = []
+    killed = False
     assert process.stdout is not None
-    for line in process.stdout:
-        if line.lstrip().startswith("[") and "]" in line and "." in line:
-            seen += 1
-            if seen >= lines:
-                process.send_signal(signal.SIGKILL)
-                break
-    process.wait(timeout=600)
-    return seen
+    try:
+        for line in process.stdout:
+            output.append(line)
+            if BATCH_LINE.match(line):
+                finished.append(line.strip())
+                if len(finished) == batches:
+                    running = [c for _, c in _group(process.pid) if "sqlmesh" in c]
+                    assert process.poll() is None and any("python" in c for c in running), (
+                        f"sqlmesh was no longer running at the kill point: {running}"
+                    )
+                    os.killpg(process.pid, signal.SIGKILL)
+                    killed = True
+                    break
+        output.append(process.stdout.read())
+    finally:
+        if not killed and process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=600)
+    text = "".join(output)
+    assert killed, (
+        f"{args[0]} ended (exit {process.returncode}) after {len(finished)} batches, before the "
+        f"kill point {batches}:\n{text[-3000:]}"
+    )
+    assert process.returncode == -signal.SIGKILL, (process.returncode, text[-3000:])
+    for _ in range(50):  # the killed sqlmesh is reaped by init: wait until it is gone
+        if not _group(process.pid):
+            break
+        time.sleep(0.1)
+    assert not _group(process.pid), f"survived the kill: {_group(process.pid)}"
+    return finished
 
 
 @pytest.fixture(scope="module")
@@ -310,11 +389,10 @@ def test_backfill_killed_then_rerun_equals_uninterrupted(tmp_path, uninterrupted
         _land(path, project.root)
     project.clock = clock
 
-    seen = _kill_after(
+    finished = _kill_after(
         project, ["plan", "--auto-apply", "--no-prompts", "--skip-tests"], kill_after
     )
-    assert seen == kill_after, f"the plan ended after {seen} batches, before the kill point"
-    time.sleep(0.5)
+    assert len(finished) == kill_after, finished
     project.plan()
     _assert_same(_tables(project), expected, "resumed")
 
@@ -334,8 +412,8 @@ def test_scheduled_run_killed_then_rerun_equals_uninterrupted(tmp_path, faketime
     for path in by_day[last]:
         _land(path, project.root)
     project.clock = _clock(last + dt.timedelta(days=1))
-    _kill_after(project, ["run"], 3)
-    time.sleep(0.5)
+    finished = _kill_after(project, ["run"], 3)
+    assert len(finished) == 3, finished
     project.sqlmesh("run")
     files = [p for ps in by_day.values() for p in ps]
     _assert_same(_tables(project), _rebuild(tmp_path, source, files, project.clock), "resumed")
