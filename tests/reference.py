@@ -11,7 +11,10 @@ Readings of the SPEC chosen here (the same as the project's documented choices):
 - notes: for each key the first occurrence wins even when its value is invalid (then ignored);
   `terminated <date>` needs a real date right after `terminated` + whitespace;
 - an e-mail domain owned by several companies resolves to the first of them in lookup order;
-- roster as-of D defaults to the latest employees delivery file date.
+- roster as-of D defaults to the latest employees delivery file date;
+- dim_employees (SCD2): every staged employee record is a version of its person, valid from its
+  delivery date to the next version's (exclusive); names and titles are text-normalised, notes
+  are parsed from the raw text (the same fields as the roster uses).
 """
 
 from __future__ import annotations
@@ -262,6 +265,8 @@ def _validate_employee(row: dict, delivered: date) -> tuple[str | None, dict | N
         email = None
     return None, {
         "person_id": person_id,
+        "full_name": text(row["full_name"]),
+        "title": text(row["title"]),
         "email": email,
         "company_ein": parse_ein(row["company_ein"]),
         "start_date": start,
@@ -430,18 +435,80 @@ def load_lookup(root: Path) -> list[dict]:
     return json.loads(path.read_text(encoding="utf-8-sig"))
 
 
+def domain_owners(lookup: list[dict]) -> dict[str, str]:
+    """E-mail domain -> EIN; a domain listed by several companies goes to the first of them."""
+    owners: dict[str, str] = {}
+    for company in lookup:
+        ein = parse_ein(company.get("ein")) or company.get("ein")
+        for domain in company.get("domains") or []:
+            owners.setdefault(domain, ein)
+    return owners
+
+
+def resolve_ein(row: dict, notes: dict, owners: dict[str, str]) -> tuple[str | None, str]:
+    """SPEC §2 EIN resolution of one staged employee record: (EIN, rule that applied)."""
+    if row["company_ein"] is not None:
+        return row["company_ein"], "column"
+    if notes["ein"] is not None:
+        return notes["ein"], "notes"
+    if row["email"] is not None:
+        owner = owners.get(row["email"].split("@", 1)[1])
+        if owner is not None:
+            return owner, "email_domain"
+    return None, "unresolved"
+
+
+def employee_versions(employee_rows: list[dict], lookup: list[dict]) -> list[dict]:
+    """marts.dim_employees, SCD type 2 (SPEC §2 employees): one version per staged record.
+
+    Only staged records are versions (a rejected re-send never is one, so it neither becomes
+    current nor hides the earlier version). A person's versions are ordered by delivery date:
+    each is valid from its delivery date (inclusive) to the next version's delivery date
+    (exclusive; None for the latest), and the latest is the current one. A person who was
+    terminated and is delivered again later simply gets a new version that is current.
+    """
+    owners = domain_owners(lookup)
+    by_person: dict[str, list[dict]] = defaultdict(list)
+    for row in employee_rows:
+        by_person[row["person_id"]].append(row)
+    out = []
+    for person_id, rows in by_person.items():
+        rows = sorted(rows, key=lambda r: r["delivery_date"])
+        following = [r["delivery_date"] for r in rows[1:]] + [None]
+        for row, valid_to in zip(rows, following, strict=True):
+            notes = parse_notes(row["notes"], row["delivery_date"])
+            ein, ein_source = resolve_ein(row, notes, owners)
+            out.append(
+                {
+                    "person_id": person_id,
+                    "company_ein": ein,
+                    "ein_source": ein_source,
+                    "full_name": row["full_name"],
+                    "email": row["email"],
+                    "title": row["title"],
+                    "dept": notes["dept"],
+                    "status": notes["status"],
+                    "start_date": row["start_date"],
+                    "term_date": notes["term_date"],
+                    "source_file": row["source_file"],
+                    "valid_from": row["delivery_date"],
+                    "valid_to": valid_to,
+                    "is_current": valid_to is None,
+                }
+            )
+    return out
+
+
 def roster_mismatches(
     employee_rows: list[dict], lookup: list[dict], as_of: date | None
 ) -> list[dict]:
     if as_of is None:
         return []
-    domain_owner: dict[str, str] = {}
+    domain_owner = domain_owners(lookup)
     expected: dict[str, int | None] = {}
     for company in lookup:
         ein = parse_ein(company.get("ein")) or company.get("ein")
         expected.setdefault(ein, company.get("expected_headcount"))
-        for domain in company.get("domains") or []:
-            domain_owner.setdefault(domain, ein)
 
     current: dict[str, dict] = {}
     for row in employee_rows:
@@ -455,9 +522,7 @@ def roster_mismatches(
     companies = list(expected)
     for person_id, row in current.items():
         notes = parse_notes(row["notes"], row["delivery_date"])
-        ein = row["company_ein"] or notes["ein"]
-        if ein is None and row["email"] is not None:
-            ein = domain_owner.get(row["email"].split("@", 1)[1])
+        ein, _ = resolve_ein(row, notes, domain_owner)
         if ein is None:
             continue
         if ein not in expected and ein not in companies:
@@ -672,12 +737,12 @@ def compute(root: Path, roster_as_of: date | None = None) -> dict[str, list[dict
         }
         for claim in claims
     ]
+    lookup = load_lookup(root)
     return {
         "fct_load_accounting": accounting,
         "fct_plan_gaps": plan_gaps(staged["plans"]),
         "fct_claims_cost_spikes": cost_spikes(claims),
-        "fct_employee_roster_mismatches": roster_mismatches(
-            staged["employees"], load_lookup(root), as_of
-        ),
+        "fct_employee_roster_mismatches": roster_mismatches(staged["employees"], lookup, as_of),
         "fct_claims": fct_claims,
+        "dim_employees": employee_versions(staged["employees"], lookup),
     }

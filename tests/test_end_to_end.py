@@ -8,13 +8,14 @@ exercises the edge cases of SPEC §1-§3 one by one.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import sys
-from collections import Counter
+from collections import Counter, defaultdict
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
+from benefits_mesh.generate import generate
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -65,6 +66,23 @@ MARTS = {
         "amount",
         "service_date",
         "delivery_date",
+    ],
+    # SCD type 2: one row per staged version of a person
+    "dim_employees": [
+        "person_id",
+        "company_ein",
+        "ein_source",
+        "full_name",
+        "email",
+        "title",
+        "dept",
+        "status",
+        "start_date",
+        "term_date",
+        "source_file",
+        "valid_from",
+        "valid_to",
+        "is_current",
     ],
 }
 
@@ -169,10 +187,10 @@ def _compare(project) -> dict:
 
 
 def test_generated_landing_root_matches_reference(project):
-    generate_module = pytest.importorskip("benefits_mesh.generate")
-    summary = generate_module.generate(
+    start = dt.date(2026, 3, 2)
+    summary = generate(
         out_dir=project.root,
-        start=dt.date(2026, 3, 2),
+        start=start,
         days=40,
         companies=6,
         employees=300,
@@ -184,14 +202,46 @@ def test_generated_landing_root_matches_reference(project):
         history_days=200,
         progress=False,
     )
-    assert summary
     expected = _compare(project)
+
+    # the generator's summary describes what it wrote: its files and data records are the files
+    # the project loaded and the raw rows it counted (and the reference read with csv)
+    landed = {
+        source: sorted((project.root / "landing" / source).iterdir())
+        for source in reference.SOURCES
+    }
+    assert summary["days"] == 40
+    assert summary["start"] == start.isoformat()
+    assert summary["last_day"] == (start + dt.timedelta(days=39)).isoformat()
+    assert summary["files"] == {source: len(paths) for source, paths in landed.items()}
+    assert summary["files_written"] == sum(len(paths) for paths in landed.values()) + 1
+    lookup = json.loads((project.root / "reference" / "company_lookup.json").read_text())
+    in_lookup = {c: n for c, n in summary["companies"].items() if c != "unknown"}
+    assert sum(in_lookup.values()) == len(lookup) == 6  # + companies outside the lookup
+    loaded = {
+        source: (files, raw)
+        for source, files, raw in project.query(
+            "SELECT source, COUNT(*), SUM(raw_rows) FROM marts.fct_load_accounting GROUP BY 1"
+        )
+    }
+    assert loaded == {
+        source: (summary["files"][source], summary["rows"][source]) for source in reference.SOURCES
+    }
+    for source in reference.SOURCES:
+        assert summary["rows"][source] == sum(
+            row["raw_rows"] for row in expected["fct_load_accounting"] if row["source"] == source
+        )
+    assert summary["rows"]["claims"] > 150 * 30 and summary["rows"]["employees"] >= 300
+
     # the comparison is only meaningful when the data exercises the marts
     assert expected["fct_claims"]
     assert expected["fct_employee_roster_mismatches"]
     assert expected["fct_claims_cost_spikes"]
     assert expected["fct_plan_gaps"]
     assert sum(row["quarantined_rows"] for row in expected["fct_load_accounting"]) > 0
+    versions = Counter(row["person_id"] for row in expected["dim_employees"])
+    assert max(versions.values()) >= 2, "no person with several versions"
+    assert sum(not row["is_current"] for row in expected["dim_employees"]) > 0
 
 
 # --------------------------------------------------------------------------- hand-written data
@@ -355,6 +405,10 @@ EMPLOYEES_1 += "E60,Mo,,Ops,14-0000060,2025-01-01,,\r\n"
 EMPLOYEES_3 = (
     "person_id,full_name,email,title,company_ein,start_date,notes\n"
     "E40,Za,za@alpha.com,Ops,11-1111111,,\n"
+    # leaves and returns: E5 was terminated on 2026-01-05 (status, no date) and is re-hired
+    "E5,Ed,ed@alpha.com,Ops,,2026-01-11,status: active\n"
+    # a rejected re-send (invalid start date) of a person whose 2026-01-10 version stays current
+    "E7,Gi,gi@alpha.com,Ops,,2026-13-01,\n"
 )
 
 PLANS_1 = (
@@ -552,6 +606,27 @@ def test_edge_case_landing_root_matches_reference(project, monkeypatch):
     assert spikes[("80-0000001", dt.date(2025, 8, 27))] == Decimal("200.7813")
     assert spikes[("70-0000001", dt.date(2025, 10, 27))] == Decimal("200.1000")
     assert ("70-0000001", dt.date(2025, 10, 26)) not in spikes
+    versions = defaultdict(list)
+    for row in sorted(expected["dim_employees"], key=lambda r: r["valid_from"]):
+        versions[row["person_id"]].append(
+            (row["valid_from"], row["valid_to"], row["is_current"], row["status"], row["term_date"])
+        )
+    jan = functools.partial(dt.date, 2026, 1)
+    # terminated, then re-hired by a later delivery: two versions, the later one current
+    assert versions["E5"] == [
+        (jan(5), jan(12), False, "terminated", jan(5)),
+        (jan(12), None, True, "active", None),
+    ]
+    # the re-sends of 2026-01-10 (E1) and 2026-01-12 (E7) were rejected: no version of their own
+    assert versions["E1"] == [(jan(5), None, True, "active", None)]
+    assert versions["E7"] == [
+        (jan(5), jan(10), False, "terminated", jan(2)),
+        (jan(10), None, True, "active", None),
+    ]
+    assert versions["E2"] == [
+        (jan(5), jan(10), False, "leave", None),
+        (jan(10), None, True, "terminated", jan(10)),
+    ]
 
     # another as-of date D: only employee records delivered on or before D count
     monkeypatch.setenv("BENEFITS_ROSTER_AS_OF", "2026-01-05")
