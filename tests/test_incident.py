@@ -23,11 +23,14 @@ import datetime as dt
 import hashlib
 import json
 import shutil
+import statistics
 import subprocess
+from collections import Counter
 from pathlib import Path
 
 import duckdb
 import pytest
+import reference
 from conftest import BIN, PROJECT, Project
 
 from benefits_mesh.generate import generate
@@ -99,14 +102,41 @@ def test_incident_drill_is_caught_in_a_dev_environment_and_prod_is_untouched(hea
     before = _prod_fingerprint(project)
     assert before["marts.fct_load_accounting"] and len(before) > 20
 
+    lookup_path = project.root / "reference" / "company_lookup.json"
+    lookup_before = json.loads(lookup_path.read_text())
     written = _run(project, "benefits-mesh", "incident", "--out", str(project.root))
     assert written.returncode == 0, _flat(written)
     facts = dict(line.split(": ", 1) for line in written.stdout.splitlines() if ": " in line)
-    assert facts["day"] == DAY.isoformat() and facts["typical_rows"] == "100"
-    assert facts["rows"] == "2000" and facts["scale"] == "20.0"
-    hot = facts["hot_company_ein"]
-    assert float(facts["hot_company_share"]) >= 0.5
-    assert int(facts["resent_claim_ids"]) > 10 and facts["copies_per_resent_id"] == "8"
+
+    # ---- the drill's file and lookup, read independently (csv module, tests/reference.py):
+    # the expected counts come from what was written, not from the drill's own report
+    path = project.root / "landing" / "claims" / FILE
+    history = sorted((project.root / "landing" / "claims").glob("claims_*.csv"))[:-1]
+    assert [p.name for p in history][-1] == f"claims_{DAY - dt.timedelta(days=1)}.csv"
+    typical = statistics.median(len(reference.read_delivery(p, "claims")) for p in history[-28:])
+    rows = reference.read_delivery(path, "claims")
+    counts, staged = reference.process_file("claims", rows, DAY)
+    assert typical == 100 and len(rows) == 20 * typical  # the drill's parameters (scale 20)
+    copies = Counter(reference.text(row["claim_id"]) for row in rows)
+    resent = {claim_id: n for claim_id, n in copies.items() if n > 1}
+    assert len(resent) > 10 and set(resent.values()) == {8}
+    companies = Counter(reference.parse_ein(row["company_ein"]) for row in rows)
+    (hot, hot_rows), (_, runner_up) = companies.most_common(2)
+    assert hot_rows >= 0.5 * len(rows) > runner_up
+    assert counts["duplicate_rows"] > 0 and counts["conflicting_duplicate"] > 0
+    lookup_after = json.loads(lookup_path.read_text())
+    domain = lookup_before[-1]["domains"][0]
+    assert lookup_after[0]["domains"] == [*lookup_before[0]["domains"], domain]
+    assert lookup_after[1:] == lookup_before[1:]
+    # ... and the drill's report says the same
+    assert facts["day"] == DAY.isoformat() and facts["typical_rows"] == str(int(typical))
+    assert facts["rows"] == str(len(rows)) and facts["scale"] == "20.0"
+    assert facts["hot_company_ein"] == hot
+    assert 0.5 <= float(facts["hot_company_share"]) <= hot_rows / len(rows)
+    assert facts["resent_claim_ids"] == str(len(resent)) and facts["copies_per_resent_id"] == "8"
+    assert facts["expected_duplicate_rows"] == str(counts["duplicate_rows"])
+    assert facts["expected_conflicting_rows"] == str(counts["conflicting_duplicate"])
+    assert facts["lookup_change"].split()[:2] == ["domain", domain]
     assert "now also listed by" in facts["lookup_change"]
 
     # ---- the sandbox: the new delivery (and lookup) in environment `incident` only
@@ -141,23 +171,22 @@ def test_incident_drill_is_caught_in_a_dev_environment_and_prod_is_untouched(hea
     )
     assert "INCIDENT ONLY: 1 rows" in diff and FILE in diff.split("INCIDENT ONLY sample rows")[1]
     assert "PROD ONLY" not in diff, diff
-    companies = _flat(
+    companies_diff = _flat(
         project.sqlmesh("table_diff", f"prod:{ENV}", "marts.dim_companies", "--show-sample")
     )
-    domain = facts["lookup_change"].split()[1]
-    assert "email_domains" in companies and domain in companies, companies
+    assert "email_domains" in companies_diff and domain in companies_diff, companies_diff
+    # the environment's accounting of the file, every count, equals the independent one
+    columns = ", ".join(f'"{c}"' for c in counts)
     (accounting,) = project.query(
-        "SELECT raw_rows, staged_rows, duplicate_rows, conflicting_duplicate "
-        f"FROM marts__{ENV}.fct_load_accounting WHERE source_file = '{FILE}'"
+        f"SELECT {columns} FROM marts__{ENV}.fct_load_accounting WHERE source_file = '{FILE}'"
     )
-    assert accounting[0] == 2000
-    assert accounting[2] == int(facts["expected_duplicate_rows"]) > 0
-    assert accounting[3] == int(facts["expected_conflicting_rows"]) > 0
+    assert dict(zip(counts, accounting, strict=True)) == counts
+    staged_by_company = Counter(row["company_ein"] for row in staged)
     top = project.query(
         f"SELECT company_ein, COUNT(*) FROM staging__{ENV}.stg_claims WHERE _source_file = "
         f"'{FILE}' GROUP BY 1 ORDER BY 2 DESC LIMIT 1"
     )
-    assert top[0][0] == hot and top[0][1] > 0.5 * accounting[1]
+    assert top == [(hot, staged_by_company[hot])] and top[0][1] > 0.5 * counts["staged_rows"]
     assert not project.query(
         f"SELECT 1 FROM marts.fct_load_accounting WHERE source_file = '{FILE}'"
     )
