@@ -214,8 +214,11 @@ def hide(files: list[Path], hidden: bool) -> None:
             src.rename(dst)
 
 
-def prepare_root(root: Path, args, start: dt.date, days: int) -> tuple[float, float]:
-    """Generate ``days`` history days then deliver one; reuse a kept root with equal parameters."""
+def prepare_root(root: Path, args, start: dt.date, days: int) -> tuple[float, float, int]:
+    """Generate ``days`` history days then deliver one; reuse a kept root with equal parameters.
+
+    Returns (seconds generating the history, seconds delivering the new day, data records
+    generated in the history): the generator's throughput figure (0 when reused)."""
     from benefits_mesh.generate import deliver, generate
 
     state = root / "generator.json"
@@ -233,18 +236,19 @@ def prepare_root(root: Path, args, start: dt.date, days: int) -> tuple[float, fl
         if saved["params"] == wanted and saved["days"] == days + 1:
             hide(new_day_files(root, start + dt.timedelta(days=days)), hidden=False)
             say(f"reusing the landing root {root}")
-            return 0.0, 0.0
+            return 0.0, 0.0, 0
     say(f"generating {days} history days x {args.rows_per_day:,} claims in {root}")
     began = time.perf_counter()
-    generate(
+    summary = generate(
         root, start, days, args.companies, args.employees, args.rows_per_day, args.seed,
         args.dirt_rate, history_days=args.claims_history_days, progress=False,
     )  # fmt: skip
     generated = time.perf_counter() - began
-    say(f"generated in {generated:.1f} s; delivering the new day")
+    rows = sum(summary["rows"].values())
+    say(f"generated {rows:,} rows in {generated:.1f} s; delivering the new day")
     began = time.perf_counter()
     deliver(root, days=1, progress=False)
-    return generated, time.perf_counter() - began
+    return generated, time.perf_counter() - began, rows
 
 
 def bench_one(args, history_days: int) -> dict:
@@ -263,7 +267,7 @@ def bench_one(args, history_days: int) -> dict:
     logs.mkdir(parents=True, exist_ok=True)
     last = new_day - dt.timedelta(days=1)
     say(f"work folder {work}; history {start} .. {last}, new day {new_day}")
-    generated, delivered = prepare_root(root, args, start, days)
+    generated, delivered, generated_rows = prepare_root(root, args, start, days)
     env = dict(os.environ, COLUMNS="300", BENEFITS_DATA_DIR=str(root), BENEFITS_START=str(start))
     warehouse, after_plan = wh_dir / "benefits.duckdb", wh_dir / "after_plan.duckdb"
     env["BENEFITS_WAREHOUSE"] = str(warehouse)
@@ -348,6 +352,11 @@ def bench_one(args, history_days: int) -> dict:
         f"{args.companies} companies, {args.employees:,} employees, dirt {args.dirt_rate}; "
         f"generated in {generated:.1f} s (+ {delivered:.1f} s for the new day)"
     )
+    if generated:  # not when a kept landing root was reused
+        print(
+            f"generator: {generated_rows:,} rows in {generated:.1f} s = "
+            f"{generated_rows / generated:,.0f} rows/s"
+        )
     print(f"{'step':<28} {'runs':>4} {'median_s':>9} {'min_s':>8} {'claims_rows':>12} "
           f"{'rows_per_s':>12} {'peak_rss_mb':>9}")  # fmt: skip
     for step in steps.values():

@@ -10,7 +10,6 @@ import datetime as dt
 import io
 import json
 import re
-import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -128,14 +127,13 @@ def test_deliver_appends_exactly_what_a_longer_run_writes(tmp_path: Path) -> Non
 
 
 def test_claims_per_day_sets_the_record_count_and_scales(tmp_path: Path) -> None:
-    began = time.monotonic()
+    """200,000 claims in one day's file (the generator's speed is a figure of
+    `benefits-mesh bench`, not asserted here)."""
     summary = generate(tmp_path, START, 1, 3, 100, 200_000, seed=1, dirt_rate=0.02, progress=False)
-    elapsed = time.monotonic() - began
     (path,) = files(tmp_path, "claims")
     text = path.read_bytes().decode("utf-8").removeprefix("\ufeff")
     records = [line for line in text.splitlines() if line.strip()]
     assert len(records) - 1 == 200_000 == summary["rows"]["claims"]
-    assert elapsed < 20, f"200k claims took {elapsed:.1f}s"
 
 
 def test_progress_goes_to_stderr_only_when_asked(tmp_path: Path, capsys) -> None:
