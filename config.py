@@ -63,7 +63,16 @@ config = Config(
         rules=["ambiguousorinvalidcolumn", "invalidselectstarexpansion", "noambiguousprojections"],
         warn_rules=["nodeprecatedreferences"],
     ),
-    variables={"roster_as_of": settings.roster_as_of()},
+    variables={
+        "roster_as_of": settings.roster_as_of(),
+        # SPEC §6: where company attributes come from (file | http); a change is a plan change
+        # of intermediate.int_company_enrichment
+        "enrichment": settings.enrichment_provider(),
+    },
+    # Company enrichment (benefits_mesh/enrichment.py): before any model of a plan or run, the
+    # companies due are requested from the service and ops.company_enrichment is updated
+    # (BENEFITS_ENRICHMENT=http); with `file` it only makes sure the cache table exists
+    before_all=["@enrich_companies()"],
     # Row-count stability of the marts (issue 6, non-blocking; DESIGN.md): after every applied
     # plan and every run with missing intervals (even if none was ready), count each mart of the
     # environment, warn on a count that moved beyond the tolerance and record the counts in

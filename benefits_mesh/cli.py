@@ -186,6 +186,29 @@ def cmd_late_files(args: argparse.Namespace) -> int:
     return 1 if any(counts[status] for status in PROBLEMS) else 0
 
 
+def cmd_enrichment(args: argparse.Namespace) -> int:
+    """Companies by enrichment status with their last error (SPEC §6); exit 1 when any is
+    failed or stale (the next run retries them)."""
+    order = ("failed", "stale", "not_found", "ok")
+    with warehouse.connect() as con:
+        rows = con.execute(
+            "SELECT enrichment_status, company_ein, company_name, enriched_at, enrichment_error "
+            f'FROM "{warehouse.schema_for("marts", args.env)}"."dim_companies" '
+            "ORDER BY company_ein"
+        ).fetchall()
+    rows.sort(key=lambda row: (order.index(row[0]) if row[0] in order else len(order), row[1]))
+    for status, ein, name, enriched_at, error in rows:
+        when = enriched_at.isoformat(sep=" ", timespec="seconds") if enriched_at else "-"
+        line = f"{status:<9} {ein}  {printable(name or '-')}  fetched {when}"
+        print(line + (f"  error: {printable(error)}" if error else ""))
+    counts = {status: sum(row[0] == status for row in rows) for status in order}
+    print("enrichment: " + ", ".join(f"{n} {status}" for status, n in counts.items()))
+    if counts["failed"] or counts["stale"]:
+        print("failed and stale companies are requested again by the next run")
+        return 1
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from benefits_mesh.bench import BenchError, bench
 
@@ -265,6 +288,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     late.add_argument("--env", default="prod", help="SQLMesh environment (default prod)")
     late.set_defaults(func=cmd_late_files)
+
+    enr = commands.add_parser(
+        "enrichment",
+        help="companies by enrichment status (ok, stale, not_found, failed) with their last "
+        "error; exit 1 when any is failed or stale",
+    )
+    enr.add_argument("--env", default="prod", help="SQLMesh environment (default prod)")
+    enr.set_defaults(func=cmd_enrichment)
 
     summ = commands.add_parser("summary", help="rows per mart and rows quarantined per reason")
     summ.add_argument("--env", default="prod", help="SQLMesh environment (default prod)")

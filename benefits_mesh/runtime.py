@@ -253,15 +253,24 @@ def _in_sqlmesh_cli() -> bool:
     return getattr(ctx.find_root().command.callback, "__module__", "") == "sqlmesh.cli.main"
 
 
-def _fail_busy(message: str, cause: BaseException) -> None:
-    """End the command with `Error: <message>`: in the CLI at once (SystemExit: SQLMesh must not
-    go on, e.g. take an unreadable warehouse for a new one), elsewhere as WarehouseBusyError."""
+def fail(error: BaseException) -> None:
+    """End the command with one line `Error: <error>`: in the `sqlmesh` CLI at once (SystemExit:
+    SQLMesh must not go on, and would otherwise print the error inside a dump of the code that
+    raised it), elsewhere (a Context in Python) by raising ``error``. For errors met before
+    anything is written: a busy warehouse, a refused enrichment token."""
     if _in_sqlmesh_cli():
         import click
 
-        click.echo(click.style(f"Error: {message}", fg="red"))
+        click.echo(click.style(f"Error: {printable(str(error))}", fg="red"))
         raise SystemExit(1)
-    raise WarehouseBusyError(message) from cause
+    raise error
+
+
+def _fail_busy(message: str, cause: BaseException) -> None:
+    try:
+        raise WarehouseBusyError(message) from cause
+    except WarehouseBusyError as error:
+        fail(error)
 
 
 def _needs_warehouse() -> bool:

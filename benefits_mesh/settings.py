@@ -195,3 +195,47 @@ def row_count_tolerance_overrides() -> dict[str, str]:
         for name, value in os.environ.items()
         if name.startswith(prefix) and value
     }
+
+
+#: Company enrichment (SPEC §6): provider and HTTP settings, read when the enrichment runs.
+ENRICHMENT_PROVIDERS = ("file", "http")
+
+
+def enrichment_provider() -> str:
+    """``BENEFITS_ENRICHMENT``: ``file`` (default: company_lookup.json) or ``http``."""
+    value = (os.environ.get("BENEFITS_ENRICHMENT") or "file").strip().lower()
+    if value not in ENRICHMENT_PROVIDERS:
+        raise SettingError(f"BENEFITS_ENRICHMENT must be file or http, got {value!r}")
+    return value
+
+
+def _positive_number(name: str, default: float) -> float:
+    value = os.environ.get(name) or str(default)
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0 <= number < float("inf"):
+        raise SettingError(f"{name} must be a non-negative number, got {value!r}")
+    return number
+
+
+def enrichment_settings() -> dict:
+    """The ``http`` provider's settings (SPEC §6); the URL is required, the token optional."""
+    url = (os.environ.get("BENEFITS_ENRICHMENT_URL") or "").strip().rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise SettingError(
+            "BENEFITS_ENRICHMENT=http needs BENEFITS_ENRICHMENT_URL, an http(s) base URL, got "
+            f"{url!r}"
+        )
+    return {
+        "url": url,
+        "token": os.environ.get("BENEFITS_ENRICHMENT_TOKEN") or "",
+        "retries": _whole_number("BENEFITS_ENRICHMENT_RETRIES", 3, "retries"),
+        "timeout_s": _positive_number("BENEFITS_ENRICHMENT_TIMEOUT_S", 10),
+        "budget_s": _positive_number("BENEFITS_ENRICHMENT_BUDGET_S", 300),
+        "ttl_hours": _positive_number("BENEFITS_ENRICHMENT_TTL_HOURS", 24),
+        "backoff_s": _positive_number("BENEFITS_ENRICHMENT_BACKOFF_S", 0.5),
+        "retry_after_max_s": _positive_number("BENEFITS_ENRICHMENT_RETRY_AFTER_MAX_S", 60),
+        "concurrency": max(1, _whole_number("BENEFITS_ENRICHMENT_CONCURRENCY", 8, "requests")),
+    }

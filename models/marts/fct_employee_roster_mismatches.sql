@@ -4,20 +4,21 @@ MODEL (
   grain (company_ein),
   audits (
     unique_values(columns := (company_ein)),
-    not_null(columns := (company_ein, observed_headcount, mismatch_type, severity)),
-    accepted_values(column := mismatch_type, is_in := ('unknown_company', 'no_expectation', 'ok', 'headcount_mismatch', 'missing_roster')),
+    not_null(columns := (company_ein, observed_headcount, mismatch_type, severity, enrichment_status)),
+    accepted_values(column := mismatch_type, is_in := ('unknown_company', 'enrichment_unavailable', 'no_expectation', 'ok', 'headcount_mismatch', 'missing_roster')),
     accepted_values(column := severity, is_in := ('none', 'low', 'medium', 'high', 'critical'))
   ),
   description 'Expected vs observed headcount per company as of date D (SPEC §3): one row per company in company_lookup.json or resolved on a current employee record. D is the latest employees delivery date, or BENEFITS_ROSTER_AS_OF (then only records delivered on or before D count).',
   column_descriptions (
     company_ein = 'Company EIN',
-    expected_headcount = 'From company_lookup.json; NULL when absent or unknown company',
+    expected_headcount = 'From the enrichment provider (company_lookup.json by default); NULL when it has none',
     observed_headcount = 'Distinct persons active on D (current state) resolved to the company',
     diff = 'observed - expected; NULL when expected is NULL',
     pct_diff = 'diff / expected x 100 rounded half away from zero to 4 decimals; NULL when expected is NULL or 0',
-    mismatch_type = 'unknown_company | no_expectation | ok | headcount_mismatch | missing_roster',
+    mismatch_type = 'unknown_company | enrichment_unavailable | no_expectation | ok | headcount_mismatch | missing_roster',
     severity = 'none | low | medium | high | critical',
-    as_of_date = 'D'
+    as_of_date = 'D',
+    enrichment_status = 'ok | stale | not_found | failed: the company enrichment status (SPEC §6)'
   )
 );
 
@@ -55,29 +56,36 @@ WITH as_of AS (
     NOT r.company_ein IS NULL
   GROUP BY
     r.company_ein
-), stg_companies AS (
+), enrichment AS (
+  /* every known company with its expected headcount and enrichment status (SPEC §6) */
   SELECT
-    c.company_ein,
-    c.expected_headcount
-  FROM staging.stg_companies AS c
+    e.company_ein,
+    e.is_in_lookup,
+    e.expected_headcount,
+    e.enrichment_status
+  FROM intermediate.int_company_enrichment AS e
 ), companies AS (
   SELECT
-    c.company_ein
-  FROM stg_companies AS c
+    e.company_ein
+  FROM enrichment AS e
+  WHERE
+    e.is_in_lookup
   UNION
   SELECT
     o.company_ein
   FROM observed AS o
 ), compared AS (
-  /* Companies x lookup and x observed: one-to-one on company_ein (all three unique). */
+  /* Companies x enrichment and x observed: one-to-one on company_ein (all three unique). */
   SELECT
     c.company_ein,
-    l.company_ein IS NULL AS is_unknown,
+    NOT COALESCE(l.is_in_lookup, FALSE) AS is_unknown,
+    COALESCE(l.enrichment_status, 'not_found') AS enrichment_status,
+    l.enrichment_status = 'failed' AS is_unavailable,
     l.expected_headcount,
     COALESCE(o.observed_headcount, 0) AS observed_headcount,
     COALESCE(o.observed_headcount, 0) - l.expected_headcount AS diff
   FROM companies AS c
-  LEFT JOIN stg_companies AS l
+  LEFT JOIN enrichment AS l
     ON l.company_ein = c.company_ein
   LEFT JOIN observed AS o
     ON o.company_ein = c.company_ein
@@ -88,6 +96,8 @@ WITH as_of AS (
     CASE
       WHEN c.is_unknown
       THEN 'unknown_company'
+      WHEN c.is_unavailable
+      THEN 'enrichment_unavailable'
       WHEN c.expected_headcount IS NULL
       THEN 'no_expectation'
       WHEN c.expected_headcount = 0
@@ -101,6 +111,8 @@ WITH as_of AS (
     CASE
       WHEN c.is_unknown
       THEN 'high'
+      WHEN c.is_unavailable
+      THEN 'medium'
       WHEN c.expected_headcount IS NULL
       THEN 'low'
       WHEN c.expected_headcount = 0
@@ -123,8 +135,14 @@ SELECT
   c.severity::TEXT AS severity,
   c.expected_headcount::BIGINT AS expected_headcount,
   c.observed_headcount::BIGINT AS observed_headcount,
-  c.diff::BIGINT AS diff,
-  @percent_half_away(c.diff, c.expected_headcount) AS pct_diff,
-  a.as_of_date::DATE AS as_of_date
+  (
+    CASE WHEN c.mismatch_type <> 'enrichment_unavailable' THEN c.diff END
+  )::BIGINT AS diff,
+  CASE
+    WHEN c.mismatch_type <> 'enrichment_unavailable'
+    THEN @percent_half_away(c.diff, c.expected_headcount)
+  END AS pct_diff,
+  a.as_of_date::DATE AS as_of_date,
+  c.enrichment_status::TEXT AS enrichment_status /* ok | stale | not_found | failed (SPEC §6) */
 FROM classified AS c
 CROSS JOIN as_of AS a
