@@ -23,14 +23,21 @@ def _date(value: str) -> dt.date:
 
 
 def _positive(value: str) -> int:
-    number = int(value)
+    # ArgumentTypeError, not ValueError: argparse would print this function's name
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
     if number < 0:
         raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value!r}")
     return number
 
 
 def _rate(value: str) -> float:
-    rate = float(value)
+    try:
+        rate = float(value)
+    except ValueError:
+        rate = -1.0
     if not 0.0 <= rate <= 1.0:
         raise argparse.ArgumentTypeError(f"expected a rate between 0 and 1, got {value!r}")
     return rate
@@ -53,7 +60,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
     )
     if not args.quiet:
         for key, value in summary.items():
-            print(f"{key}: {printable(value)}")
+            if isinstance(value, dict):  # e.g. rows / files / dirt per kind: one line each
+                print(f"{key}:")
+                for name, item in value.items():
+                    shown = f"{item:,}" if isinstance(item, int) else printable(item)
+                    print(f"  {printable(name):<28} {shown}")
+            else:
+                print(f"{key}: {printable(value)}")
     return 0
 
 
@@ -399,12 +412,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _known_errors() -> tuple[type[BaseException], ...]:
+    from benefits_mesh.inventory import UnknownEnvironment
+
+    return (warehouse.WarehouseError, LandingFileError, SettingError, UnknownEnvironment)
+
+
+KNOWN_ERRORS = _known_errors()
+
+
 def _known_cause(exc: BaseException) -> BaseException | None:
     """The project's own one-line error behind ``exc``: SQLMesh wraps what config.py raises
     (a busy warehouse, an empty path variable) in "Failed to load config file"."""
     seen = 0
     while exc is not None and seen < 10:
-        if isinstance(exc, warehouse.WarehouseError | LandingFileError | SettingError):
+        if isinstance(exc, KNOWN_ERRORS):
             return exc
         exc, seen = exc.__cause__ or exc.__context__, seen + 1
     return None

@@ -183,22 +183,39 @@ def _scan_source(source: str, folder: Path, start: dt.date | None, today: dt.dat
     return entries
 
 
+class UnknownEnvironment(ValueError):
+    """An environment that the warehouse's SQLMesh state does not hold."""
+
+    pass
+
+
 def warehouse_state(
     fetch: Fetch, env: str = "prod"
 ) -> tuple[dict[tuple[str, str], Loaded], set[tuple[str, dt.date]]]:
-    """(loaded files by (source, name), days closed without a file) of an environment."""
-    schema = "staging" if env == "prod" else f"staging__{env}"
-    present = {
-        name
-        for (name,) in fetch(
-            f"SELECT table_name FROM information_schema.tables WHERE table_schema = '{schema}'"
-        )
-    }
+    """(loaded files by (source, name), days closed without a file) of an environment.
+
+    A dev environment has views only for the models it changed; the others are prod's tables
+    (SQLMesh shares unchanged models' tables), so a table missing from ``staging__<env>`` is
+    read from ``staging``.
+    """
+    relations = fetch(
+        "SELECT table_schema, table_name FROM information_schema.tables "
+        "WHERE table_catalog = current_database()"
+    )
+    if env != "prod" and ("sqlmesh", "_environments") in relations:
+        known = {name for (name,) in fetch("SELECT name FROM sqlmesh._environments")}
+        if env not in known:
+            names = ", ".join(sorted(known)) or "none"
+            raise UnknownEnvironment(f"environment {env!r} not found (environments: {names})")
+    present = {name: "staging" for schema, name in relations if schema == "staging"}
+    if env != "prod":
+        present.update({n: s for s, n in relations if s == f"staging__{env}"})
     loaded: dict[tuple[str, str], Loaded] = {}
     closed: set[tuple[str, dt.date]] = set()
     for source in SOURCES:
         files = f"stg_{source}__files"
         if files in present:
+            schema = present[files]
             columns = {
                 name
                 for (name,) in fetch(
@@ -214,6 +231,7 @@ def warehouse_state(
                 loaded[(source, name)] = Loaded(size, mtime_ns, digest)
         days = f"stg_{source}__delivery_days"
         if days in present:
+            schema = present[days]
             closed.update(
                 (source, day)
                 for (day,) in fetch(

@@ -191,6 +191,12 @@ def test_every_landed_entry_is_loaded_or_reported(healthy, tmp_path):
         assert line.startswith("ignored"), line
     assert not [ln for ln in lines if ln.startswith("pending")], late.stdout
     assert "landing: 10 loaded, 0 pending, 2 ignored, 11 refused, 1 future" in late.stdout
+    # an environment that does not exist is one line, not a list of "pending" files
+    unknown = _cli(case, "late-files", "--env", "nosuchenv")
+    assert unknown.returncode == 2 and unknown.stdout == ""
+    assert unknown.stderr.strip() == (
+        "benefits-mesh: environment 'nosuchenv' not found (environments: prod)"
+    )
     # freshness: the mis-dated file neither counts as the newest claims file nor goes unsaid
     fresh = _cli(case, "freshness")
     claims_line = next(ln for ln in fresh.stdout.splitlines() if " claims " in f" {ln} ")
