@@ -81,7 +81,26 @@ def cmd_deliver(args: argparse.Namespace) -> int:
         return 2
     for path in paths:
         print(printable(path))
+    _warn_if_closed(paths)
     return 0
+
+
+def _warn_if_closed(paths: list[Path]) -> None:
+    """Say so when the delivered day is already beyond BENEFITS_FILE_WAIT_DAYS: a warehouse that
+    ran since has closed it, and only the restatement (late-files) loads it."""
+    from benefits_mesh.inventory import NAME
+    from benefits_mesh.settings import file_wait_days
+
+    today = dt.datetime.now(dt.UTC).date()
+    days = [dt.date.fromisoformat(m["day"]) for p in paths if (m := NAME.fullmatch(p.name))]
+    if days and (today - max(days)).days > file_wait_days() + 1:
+        print(
+            f"note: {max(days)} is more than BENEFITS_FILE_WAIT_DAYS ({file_wait_days()}) days "
+            "ago: a warehouse that ran since closed that day, so `sqlmesh run` will not load it "
+            "(`benefits-mesh late-files` prints the restatement). To watch days arrive, generate "
+            "a root that ends near today (README, Scheduled runs).",
+            file=sys.stderr,
+        )
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
