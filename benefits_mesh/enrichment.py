@@ -108,12 +108,39 @@ def parse_answer(ein: str, body: bytes) -> dict:
     return values
 
 
-def _session(settings: dict):
+def _session(settings: dict, deadline: float):
+    """A requests session whose retries (urllib3 ``Retry``) stop at the run's deadline.
+
+    The budget bounds the retries too: past ``deadline`` (``time.monotonic()``) no retry is
+    made, and a backoff or ``Retry-After`` wait never sleeps beyond it; a request in flight at
+    the deadline still runs to its own timeout.
+    """
     import requests
     from requests.adapters import HTTPAdapter
+    from urllib3.exceptions import MaxRetryError
     from urllib3.util.retry import Retry
 
-    retry = Retry(
+    class BudgetRetry(Retry):
+        def new(self, **params):
+            retry = super().new(**params)
+            retry.deadline = deadline
+            return retry
+
+        def increment(self, method=None, url=None, response=None, error=None, _pool=None,
+                      _stacktrace=None):  # fmt: skip
+            if time.monotonic() >= deadline:
+                raise MaxRetryError(_pool, url, BudgetExhausted("budget exhausted"))
+            return super().increment(method, url, response, error, _pool, _stacktrace)
+
+        def get_backoff_time(self) -> float:
+            return max(0.0, min(super().get_backoff_time(), deadline - time.monotonic()))
+
+        def get_retry_after(self, response):
+            after = super().get_retry_after(response)
+            remaining = max(0.0, deadline - time.monotonic())
+            return None if after is None else min(after, remaining)
+
+    retry = BudgetRetry(
         total=settings["retries"],
         connect=settings["retries"],
         read=settings["retries"],
@@ -135,6 +162,12 @@ def _session(settings: dict):
     return session
 
 
+class BudgetExhausted(Exception):
+    """BENEFITS_ENRICHMENT_BUDGET_S ran out before the company was answered."""
+
+    pass
+
+
 def fetch(eins: list[str], settings: dict) -> dict[str, tuple[str, dict | None, str | None]]:
     """(outcome, values, error) per EIN: outcome ``ok``, ``not_found`` or ``error``.
 
@@ -153,21 +186,15 @@ def fetch(eins: list[str], settings: dict) -> dict[str, tuple[str, dict | None, 
         if remaining <= 0:
             return "error", None, "not reached within BENEFITS_ENRICHMENT_BUDGET_S"
         if not hasattr(local, "session"):
-            local.session = _session(settings)
+            local.session = _session(settings, deadline)
         url = f"{settings['url']}/companies/{ein}"
         timeout = min(settings["timeout_s"], remaining)
         try:
             response = local.session.get(url, timeout=(timeout, timeout))
-        except requests.exceptions.RetryError as exc:
-            return "error", None, f"gave up after {settings['retries']} retries ({_reason(exc)})"
-        except requests.exceptions.Timeout:
-            return "error", None, f"timed out after {settings['retries']} retries"
         except requests.exceptions.RequestException as exc:
-            return (
-                "error",
-                None,
-                f"request failed after {settings['retries']} retries ({_reason(exc)})",
-            )
+            if time.monotonic() >= deadline:
+                return "error", None, "not answered within BENEFITS_ENRICHMENT_BUDGET_S"
+            return "error", None, _failure(exc, settings["retries"])
         if response.status_code in (401, 403):
             auth_error.append(f"{_public(url)} answered HTTP {response.status_code}")
             return "error", None, f"HTTP {response.status_code}"
@@ -197,6 +224,17 @@ def fetch(eins: list[str], settings: dict) -> dict[str, tuple[str, dict | None, 
             "BENEFITS_ENRICHMENT_TOKEN (nothing of this run was published)"
         )
     return results
+
+
+def _failure(exc: BaseException, retries: int) -> str:
+    """What went wrong with a request whose retries ran out (no URL credentials, no headers)."""
+    import requests
+
+    if isinstance(exc, requests.exceptions.Timeout) or "ReadTimeoutError" in str(exc):
+        return f"timed out after {retries} retries"
+    if isinstance(exc, requests.exceptions.RetryError):
+        return f"gave up after {retries} retries ({_reason(exc)})"
+    return f"request failed after {retries} retries ({_reason(exc)})"
 
 
 def _reason(exc: BaseException) -> str:
