@@ -66,6 +66,18 @@ class Project:
             )
         return result
 
+    def cli(self, *args: str) -> subprocess.CompletedProcess:
+        """`benefits-mesh args` with the project's variables, at its clock (not checked)."""
+        clock = ["faketime", self.clock] if self.clock else []
+        return subprocess.run(
+            [*clock, str(BIN / "benefits-mesh"), *args],
+            cwd=self.root.parent,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
     def plan(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return self.sqlmesh(
             "plan", "--auto-apply", "--no-prompts", "--skip-tests", *args, check=check

@@ -23,6 +23,7 @@ import datetime as dt
 import json
 import re
 import secrets
+import shutil
 import subprocess
 import sys
 import threading
@@ -281,19 +282,6 @@ def _http_env(service: FaultService, **overrides: str) -> dict[str, str]:
         "COLUMNS": "1000",  # SQLMesh folds its console at 80 columns when not on a terminal
         **overrides,
     }
-
-
-def _cli(project: Project, *args: str) -> subprocess.CompletedProcess:
-    """`benefits-mesh args` with the project's variables, at its clock."""
-    clock = ["faketime", project.clock] if project.clock else []
-    return subprocess.run(
-        [*clock, str(BIN / "benefits-mesh"), *args],
-        cwd=project.root.parent,
-        env=project.env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def _naive_utc(value):
@@ -563,13 +551,13 @@ def test_roster_takes_expected_headcount_from_the_service(base):
 
 
 def test_enrichment_command_lists_companies_by_status(base):
-    result = _cli(base.project, "enrichment")
+    result = base.project.cli("enrichment")
     assert result.returncode == 1, result.stdout + result.stderr  # some are failed
     listed = _listed(result.stdout)
     expected = {**{e: "ok" for e in ANSWERED_OK}, G: "not_found", **{e: "failed" for e in FAILED}}
     assert {e: listed.get(e) for e in expected} == expected, result.stdout
     assert "503" in _line_of(result.stdout, H), result.stdout  # with its last error
-    same = _cli(base.project, "enrichment", "--env", "prod")
+    same = base.project.cli("enrichment", "--env", "prod")
     assert same.returncode == 1 and _listed(same.stdout) == listed, same.stdout
     _assert_token_nowhere(base.project, base.plan, result, same)
 
@@ -612,11 +600,38 @@ def test_rerun_within_the_ttl_requests_only_failed_and_newly_seen_companies(
     assert {k: dim[U2][k] for k in SERVICE_ONLY[U2]} == SERVICE_ONLY[U2]
     assert _cache(case)[U2]["status"] == "ok"
 
-    listing = _cli(case, "enrichment")
+    listing = case.cli("enrichment")
     assert listing.returncode == 1
     listed = _listed(listing.stdout)
     assert listed.get(U1) == listed.get(U2) == "ok" and listed.get(H) == "failed", listing.stdout
     _assert_token_nowhere(case, first, second, listing)
+
+
+def test_a_plan_changing_an_unrelated_model_requests_no_cached_company(base, service, tmp_path):
+    # a copy of the project whose fct_plan_gaps changed (a breaking change, recomputed), planned
+    # an hour after the first plan: cached ok / not_found companies are not requested again
+    copy = tmp_path / "project"
+    for name in ("models", "macros", "signals", "seeds", "audits", "linter"):
+        shutil.copytree(PROJECT / name, copy / name)
+    for name in ("config.py", "external_models.yaml"):
+        shutil.copyfile(PROJECT / name, copy / name)
+    gaps = copy / "models" / "marts" / "fct_plan_gaps.sql"
+    text = gaps.read_text()
+    assert "FROM " in text
+    gaps.write_text(text.rstrip().rstrip(";") + "\n/* changed */ LIMIT 1000000\n")
+    case = _case(base, tmp_path / "case", "2026-03-04 07:00:00", [], service)
+    service.reset()
+    plan = subprocess.run(
+        ["faketime", case.clock, str(BIN / "sqlmesh"), "-p", str(copy), "plan", "--auto-apply",
+         "--no-prompts", "--skip-tests"],
+        cwd=tmp_path, env=case.env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert plan.returncode == 0, plan.stdout[-3000:] + plan.stderr[-3000:]
+    assert "fct_plan_gaps" in plan.stdout
+    requested = set(service.counts())
+    assert FAILED <= requested  # the enrichment step ran: the retry queue was requested ...
+    assert requested <= FAILED | {U1}, requested  # ... and nothing else but a newly seen EIN
+    assert not requested & (ANSWERED_OK | {G})
 
 
 def test_expired_entries_are_stale_during_an_outage_and_refreshed_after_it(base, service, tmp_path):
@@ -667,7 +682,7 @@ def test_expired_entries_are_stale_during_an_outage_and_refreshed_after_it(base,
         J: ("ok", "none", 1, 1, 0, 0, "stale"),
     }
     assert roster[U1][:2] == ("unknown_company", "high") and roster[U1][-1] == "failed"
-    listing = _cli(case, "enrichment")
+    listing = case.cli("enrichment")
     assert listing.returncode == 1
     listed = _listed(listing.stdout)
     assert {e: listed.get(e) for e in expected} == expected, listing.stdout
@@ -821,7 +836,7 @@ def test_file_provider_keeps_the_lookup_values_and_makes_no_request(
     assert roster[A][:6] == ("headcount_mismatch", "critical", 5, 2, -3, -60)  # lookup's 5
     assert roster[E][:2] == ("ok", "none")
 
-    listing = _cli(project, "enrichment")
+    listing = project.cli("enrichment")
     assert listing.returncode == 0, listing.stdout + listing.stderr  # none failed or stale
     listed = _listed(listing.stdout)
     assert listed.get(A) == "ok" and listed.get(U1) == "not_found", listing.stdout

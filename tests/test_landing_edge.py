@@ -53,19 +53,6 @@ def _write(root: Path, source: str, name: str, text: str) -> Path:
     return path
 
 
-def _cli(project: Project, *args: str) -> subprocess.CompletedProcess:
-    """`benefits-mesh args` with the project's variables, at its clock."""
-    clock = ["faketime", project.clock] if project.clock else []
-    return subprocess.run(
-        [*clock, str(BIN / "benefits-mesh"), *args],
-        cwd=project.root.parent,
-        env=project.env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
 def _contents(project: Project) -> dict[str, Counter]:
     """Every row of every staging/intermediate/marts relation, load timestamps left out."""
     tables = project.query(
@@ -171,7 +158,7 @@ def test_every_landed_entry_is_loaded_or_reported(healthy, tmp_path):
         assert line is not None, f"{name} not reported:\n{out[-3000:]}"
     assert "claims_2026-12-31.csv" in out
     # late-files: each entry once, with its status and reason, exit 1, none called pending
-    late = _cli(case, "late-files")
+    late = case.cli("late-files")
     assert late.returncode == 1, late.stdout + late.stderr
     lines = late.stdout.splitlines()
     for name, reason in refused.items():
@@ -192,13 +179,13 @@ def test_every_landed_entry_is_loaded_or_reported(healthy, tmp_path):
     assert not [ln for ln in lines if ln.startswith("pending")], late.stdout
     assert "landing: 10 loaded, 0 pending, 2 ignored, 11 refused, 1 future" in late.stdout
     # an environment that does not exist is one line, not a list of "pending" files
-    unknown = _cli(case, "late-files", "--env", "nosuchenv")
+    unknown = case.cli("late-files", "--env", "nosuchenv")
     assert unknown.returncode == 2 and unknown.stdout == ""
     assert unknown.stderr.strip() == (
         "benefits-mesh: environment 'nosuchenv' not found (environments: prod)"
     )
     # freshness: the mis-dated file neither counts as the newest claims file nor goes unsaid
-    fresh = _cli(case, "freshness")
+    fresh = case.cli("freshness")
     claims_line = next(ln for ln in fresh.stdout.splitlines() if " claims " in f" {ln} ")
     assert f"newest claims_{NEW_DAY}.csv" in claims_line, fresh.stdout
     assert "future claims/claims_2026-12-31.csv" in fresh.stdout
@@ -220,7 +207,7 @@ def test_a_file_changed_after_its_load_is_reported_and_the_restatement_equals_a_
     out = run.stdout + run.stderr
     assert f"claims/claims_{DAYS[1]}.csv: changed after it was loaded (same size" in out
     assert f"employees/employees_{DAYS[2]}.csv: changed after it was loaded" in out
-    late = _cli(case, "late-files")
+    late = case.cli("late-files")
     assert late.returncode == 1
     changed_lines = [ln for ln in late.stdout.splitlines() if ln.startswith("changed")]
     assert len(changed_lines) == 2, late.stdout
@@ -229,7 +216,7 @@ def test_a_file_changed_after_its_load_is_reported_and_the_restatement_equals_a_
     # the printed restatement reloads them ...
     args = command.split()[1:]  # drop "sqlmesh"
     case.sqlmesh(*[a.strip("'") for a in args])
-    again = _cli(case, "late-files")
+    again = case.cli("late-files")
     assert again.returncode == 0, again.stdout
     assert "changed" not in again.stdout
     assert case.query(
@@ -256,7 +243,7 @@ def test_a_missing_landing_root_fails_naming_it_and_closes_no_day(healthy, tmp_p
     (error,) = [ln for ln in out.splitlines() if ln.startswith("Error:")]
     assert str(missing) in error and "missing" in error, out[-2000:]
     assert case.query("SELECT * FROM staging.stg_claims__delivery_days ORDER BY 2") == days_before
-    late = _cli(case, "late-files")
+    late = case.cli("late-files")
     assert late.returncode == 2 and str(missing) in late.stderr
     assert len(late.stderr.strip().splitlines()) == 1
 
@@ -345,7 +332,7 @@ def test_a_file_still_settling_waits_for_the_next_run(healthy, tmp_path):
     case.sqlmesh("run")
     loaded = f"SELECT COUNT(*) FROM staging.stg_claims WHERE _delivery_date = '{NEW_DAY}'"
     assert case.query(loaded) == [(0,)]
-    late = _cli(case, "late-files")
+    late = case.cli("late-files")
     assert f"pending  claims/claims_{NEW_DAY}.csv" in late.stdout
     os.utime(path, (fake_now - 3600, fake_now - 3600))  # left alone for an hour
     case.sqlmesh("run")
