@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,6 +83,30 @@ class Project:
         return self.sqlmesh(
             "plan", "--auto-apply", "--no-prompts", "--skip-tests", *args, check=check
         )
+
+    def contents(
+        self, schemas: tuple[str, ...] = ("staging", "intermediate", "marts")
+    ) -> dict[str, Counter]:
+        """Every row of every relation of ``schemas``, by ``schema.table``; load timestamps and
+        file modification times left out (they differ between equal loads)."""
+        listed = ", ".join(f"'{schema}'" for schema in schemas)
+        tables = self.query(
+            "SELECT table_schema, table_name FROM information_schema.tables "
+            f"WHERE table_schema IN ({listed}) ORDER BY 1, 2"
+        )
+        result = {}
+        for schema, table in tables:
+            columns = [
+                f'"{name}"'
+                for (name,) in self.query(
+                    "SELECT column_name FROM information_schema.columns WHERE table_schema = "
+                    f"'{schema}' AND table_name = '{table}' AND column_name NOT IN "
+                    "('_loaded_at', 'file_mtime_ns') ORDER BY ordinal_position"
+                )
+            ]
+            rows = self.query(f'SELECT {", ".join(columns)} FROM "{schema}"."{table}"')
+            result[f"{schema}.{table}"] = Counter(rows)
+        return result
 
     def query(self, sql: str) -> list[tuple]:
         with duckdb.connect(str(self.warehouse), read_only=True) as con:

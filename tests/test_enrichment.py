@@ -38,6 +38,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from conftest import BIN, PROJECT, Project
+from test_end_to_end import MARTS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -322,25 +323,6 @@ def _roster(project: Project) -> dict[str, tuple]:
         "diff, pct_diff, enrichment_status FROM marts.fct_employee_roster_mismatches"
     )
     return {row[0]: row[1:] for row in rows}
-
-
-def _marts(project: Project) -> dict[str, Counter]:
-    """Every row of every marts relation, load timestamps left out."""
-    result = {}
-    for (table,) in project.query(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'marts' ORDER BY 1"
-    ):
-        columns = [
-            f'"{name}"'
-            for (name,) in project.query(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'marts' "
-                f"AND table_name = '{table}' AND column_name NOT IN ('_loaded_at', "
-                "'file_mtime_ns') ORDER BY ordinal_position"
-            )
-        ]
-        rows = project.query(f'SELECT {", ".join(columns)} FROM marts."{table}"')
-        result[table] = Counter(rows)
-    return result
 
 
 def _listed(text: str) -> dict[str, str]:
@@ -743,7 +725,7 @@ def test_a_refused_token_fails_the_run_naming_url_and_status_and_publishes_nothi
     case = _case(base, tmp_path / "case", "2026-03-07 06:00:00", [], service)
     for day in _days("2026-03-04", "2026-03-06"):
         _deliver(case.root, day, persons="P-new,New Person,n@alpha.example,,,2026-01-01,\n")
-    before = _marts(case)
+    before = case.contents(("marts",))
     service.reset(mode=status)
     run = case.sqlmesh("run", check=False)
     out = run.stdout + run.stderr
@@ -756,7 +738,7 @@ def test_a_refused_token_fails_the_run_naming_url_and_status_and_publishes_nothi
     assert any(status in ln for ln in error_lines), error_lines
     assert TOKEN not in out
     # nothing of the run is published
-    assert _marts(case) == before
+    assert case.contents(("marts",)) == before
     assert case.query(
         "SELECT COUNT(*) FROM staging.stg_employees WHERE _delivery_date > '2026-03-03'"
     ) == [(0,)]
@@ -811,16 +793,7 @@ def test_file_provider_keeps_the_lookup_values_and_makes_no_request(
 
     # the roster is what it was before the enrichment: the independent reference (SPEC §3 with
     # the lookup's headcounts), plus the status column
-    columns = [
-        "company_ein",
-        "mismatch_type",
-        "severity",
-        "expected_headcount",
-        "observed_headcount",
-        "diff",
-        "pct_diff",
-        "as_of_date",
-    ]
+    columns = MARTS["fct_employee_roster_mismatches"]
     wanted = reference.compute(project.root)["fct_employee_roster_mismatches"]
     actual = project.query(
         f"SELECT {', '.join(columns)}, enrichment_status FROM marts.fct_employee_roster_mismatches"
