@@ -430,7 +430,50 @@ def _install_console_glue() -> None:
 
     console.log_skipped_models = log_skipped_models
     console.log_failed_models = log_failed_models
+    _install_signal_summary(console)
     console._benefits_mesh_glue = True
+
+
+def _install_signal_summary(console) -> None:
+    """One line per model with days ready instead of SQLMesh's signal tree for every model.
+
+    SQLMesh prints a four-line "Checking signals for <model>" tree for every model whose
+    intervals it checks: a scheduled run that only waits for files printed ~100 lines of "None
+    ready". Here a model prints `signals: <model>: N of M ready (<intervals>)` only when something
+    is ready, and nothing when nothing is. ``BENEFITS_SIGNAL_DETAIL=1`` keeps SQLMesh's trees.
+    """
+    if os.environ.get("BENEFITS_SIGNAL_DETAIL", "").strip().lower() in ("1", "true", "yes"):
+        return
+    from rich.text import Text
+    from sqlmesh.core.console import _format_signal_interval
+
+    state: dict = {}
+
+    def start_signal_progress(snapshot, default_catalog, environment_naming_info):
+        state.update(snapshot=snapshot, ready=[], checked=0, name=snapshot.display_name(
+            environment_naming_info, default_catalog, dialect=console.dialect
+        ))  # fmt: skip
+
+    def update_signal_progress(snapshot, signal_name, signal_idx, total_signals,
+                               ready_intervals, check_intervals, duration):  # fmt: skip
+        state.update(ready=list(ready_intervals), checked=len(check_intervals))
+
+    def stop_signal_progress():
+        ready = state.get("ready") or []
+        if ready:
+            shown = [_format_signal_interval(state["snapshot"], i) for i in ready[:3]]
+            more = f", … {len(ready) - 3} more" if len(ready) > 3 else ""
+            line = (
+                f"signals: {state['name']}: {len(ready)} of {state['checked']} ready "
+                f"({', '.join(shown)}{more})"
+            )
+            console._print(Text(line), soft_wrap=True)
+            console.signal_progress_logged = True
+        state.clear()
+
+    console.start_signal_progress = start_signal_progress
+    console.update_signal_progress = update_signal_progress
+    console.stop_signal_progress = stop_signal_progress
 
 
 def _node_name(error: BaseException) -> str:

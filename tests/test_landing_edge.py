@@ -307,14 +307,27 @@ def test_a_file_still_settling_waits_for_the_next_run(healthy, tmp_path):
     path.write_text(_claims(NEW_DAY))
     fake_now = dt.datetime.fromisoformat(CLOCK).replace(tzinfo=dt.UTC).timestamp()
     os.utime(path, (fake_now - 60, fake_now - 60))  # written a minute before the run
-    case.sqlmesh("run")
+    waiting = case.sqlmesh("run")
+    # nothing ready: no signal report at all (SQLMesh's trees only with BENEFITS_SIGNAL_DETAIL)
+    assert "Checking signals" not in waiting.stdout
+    assert "signals: staging.stg_claims__files" not in waiting.stdout
     loaded = f"SELECT COUNT(*) FROM staging.stg_claims WHERE _delivery_date = '{NEW_DAY}'"
     assert case.query(loaded) == [(0,)]
     late = case.cli("late-files")
     assert f"pending  claims/claims_{NEW_DAY}.csv" in late.stdout
     os.utime(path, (fake_now - 3600, fake_now - 3600))  # left alone for an hour
-    case.sqlmesh("run")
+    ready = case.sqlmesh("run")
     assert case.query(loaded) == [(4,)]
+    (line,) = [
+        ln for ln in ready.stdout.splitlines() if "signals: staging.stg_claims__files:" in ln
+    ]
+    assert line.startswith("signals: staging.stg_claims__files: 1 of ") and line.endswith(
+        f"ready ({NEW_DAY} - {NEW_DAY})"
+    ), line
+    case.extra_env = {**(case.extra_env or {}), "BENEFITS_SIGNAL_DETAIL": "1"}
+    case.clock = "2026-03-07 06:00:00"
+    detailed = case.sqlmesh("run")
+    assert "Checking signals for " in detailed.stdout
 
 
 def test_make_run_loads_the_files_landed_since_the_previous_make_run(tmp_path, faketime):
