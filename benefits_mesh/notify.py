@@ -74,6 +74,7 @@ def preflight() -> None:
 
 def report(environment: str) -> None:
     """Print the landing report of ``environment`` through SQLMesh's console."""
+    from rich.markup import escape
     from sqlmesh.core.console import get_console
 
     from benefits_mesh.inventory import PROBLEMS, inventory, report_lines
@@ -84,15 +85,18 @@ def report(environment: str) -> None:
         fetch = config.create_engine_adapter().fetchall if config is not None else None
         entries = inventory(fetch, env=environment)
     except Exception as exc:  # noqa: BLE001 - a report must never fail the run
-        console.log_warning(f"landing report skipped: {type(exc).__name__}: {exc}")
+        console.log_warning(escape(f"landing report skipped: {type(exc).__name__}: {exc}"))
         return
     problems = [e for e in entries if e.status in PROBLEMS]
     ignored = sum(e.status == "ignored" for e in entries)
     if problems:
         lines = report_lines(entries)
+        # escaped: a file name such as "claims_[red]….csv" is text, not console markup
         console.log_warning(
-            f"landing: {len(problems)} file(s) in {environment} that no run will load as they "
-            "are (`benefits-mesh late-files` lists every file):\n  " + "\n  ".join(lines)
+            escape(
+                f"landing: {len(problems)} file(s) in {environment} that no run will load as "
+                "they are (`benefits-mesh late-files` lists every file):\n  " + "\n  ".join(lines)
+            )
         )
     if ignored:
         console.log_status_update(

@@ -42,10 +42,15 @@ def enrich_companies(evaluator):
     )
     if exists:  # EINs seen on current employees, plans and claims (previous runs' data)
         eins.update(ein for (ein,) in adapter.fetchall(f"SELECT company_ein FROM {view}") if ein)
+    from rich.markup import escape
+
     console = get_console()
     try:
         enrichment.refresh(
-            adapter, sorted(e for e in eins if e), enrichment_settings(), console.log_status_update
+            adapter,
+            sorted(e for e in eins if e),
+            enrichment_settings(),
+            lambda message: console.log_status_update(escape(message)),
         )
     except enrichment.EnrichmentAuthError as error:  # before any model: nothing published
         from benefits_mesh.runtime import fail

@@ -106,6 +106,7 @@ def test_every_landed_entry_is_loaded_or_reported(healthy, tmp_path):
         f"claims_{NEW_DAY} .csv": "stray spaces",
         f"claims_{NEW_DAY}.csv.bak": "does not match",
         "claims_2026-02-01.csv": "before BENEFITS_START",
+        "claims_[bold]2026-03-05.csv": "does not match",  # console markup shown as text
     }
     for name in refused:
         (claims / name).write_text(body)
@@ -155,7 +156,7 @@ def test_every_landed_entry_is_loaded_or_reported(healthy, tmp_path):
         (line,) = [ln for ln in lines if f"/{name}:" in ln]
         assert line.startswith("ignored"), line
     assert not [ln for ln in lines if ln.startswith("pending")], late.stdout
-    assert "landing: 10 loaded, 0 pending, 2 ignored, 11 refused, 1 future" in late.stdout
+    assert "landing: 10 loaded, 0 pending, 2 ignored, 12 refused, 1 future" in late.stdout
     # an environment that does not exist is one line, not a list of "pending" files
     unknown = case.cli("late-files", "--env", "nosuchenv")
     assert unknown.returncode == 2 and unknown.stdout == ""
