@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from benefits_mesh import warehouse
+from benefits_mesh.inventory import UnknownEnvironment
 from benefits_mesh.landing import LandingFileError
 from benefits_mesh.settings import SettingError, data_dir, warehouse_path
 from benefits_mesh.text import printable
@@ -431,13 +432,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _known_errors() -> tuple[type[BaseException], ...]:
-    from benefits_mesh.inventory import UnknownEnvironment
-
-    return (warehouse.WarehouseError, LandingFileError, SettingError, UnknownEnvironment)
-
-
-KNOWN_ERRORS = _known_errors()
+#: the project's own errors, each one line naming what is wrong
+KNOWN_ERRORS = (warehouse.WarehouseError, LandingFileError, SettingError, UnknownEnvironment)
 
 
 def _known_cause(exc: BaseException) -> BaseException | None:

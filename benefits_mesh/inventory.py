@@ -207,9 +207,11 @@ def warehouse_state(
         if env not in known:
             names = ", ".join(sorted(known)) or "none"
             raise UnknownEnvironment(f"environment {env!r} not found (environments: {names})")
+    from benefits_mesh.warehouse import schema_for
+
     present = {name: "staging" for schema, name in relations if schema == "staging"}
     if env != "prod":
-        present.update({n: s for s, n in relations if s == f"staging__{env}"})
+        present.update({n: s for s, n in relations if s == schema_for("staging", env)})
     loaded: dict[tuple[str, str], Loaded] = {}
     closed: set[tuple[str, dt.date]] = set()
     for source in SOURCES:

@@ -31,26 +31,29 @@ class LandingFileError(ValueError):
 DeliveryFile = tuple[str, Path, dt.date, tuple[str, ...], tuple[str, ...]]
 
 
+def _readable_folder(path: Path, what: str) -> Path:
+    """``path``, or LandingFileError when it is not a folder this process can list."""
+    if not path.is_dir():
+        raise LandingFileError(
+            f"{path}: {what} is missing or not a folder; check BENEFITS_DATA_DIR "
+            "(nothing was loaded and no day was closed)"
+        )
+    if not os.access(path, os.R_OK | os.X_OK):
+        raise LandingFileError(
+            f"{path}: {what} cannot be read (permission denied); nothing was loaded and no "
+            "day was closed"
+        )
+    return path
+
+
 def landing_dir(root: Path | None = None) -> Path:
     """``<root>/landing``, checked: a missing or unreadable landing root fails at once.
 
     Checked before anything decides that a day had no delivery: an unmounted share or a
     mistyped ``BENEFITS_DATA_DIR`` must never look like quiet days.
     """
-    root = root or data_dir()
-    landing = root / "landing"
-    for path, what in ((root, "landing root (BENEFITS_DATA_DIR)"), (landing, "landing folder")):
-        if not path.is_dir():
-            raise LandingFileError(
-                f"{path}: {what} is missing or not a folder; check BENEFITS_DATA_DIR "
-                "(nothing was loaded and no day was closed)"
-            )
-        if not os.access(path, os.R_OK | os.X_OK):
-            raise LandingFileError(
-                f"{path}: {what} cannot be read (permission denied); nothing was loaded and no "
-                "day was closed"
-            )
-    return landing
+    root = _readable_folder(root or data_dir(), "landing root (BENEFITS_DATA_DIR)")
+    return _readable_folder(root / "landing", "landing folder")
 
 
 def source_dir(source: str, root: Path | None = None) -> Path:
@@ -332,12 +335,7 @@ def company_lookup_rows(root: Path | None = None) -> list[dict]:
     """The reference file ``<root>/reference/company_lookup.json`` (SPEC §1), checked."""
     import json
 
-    root = root or data_dir()
-    if not root.is_dir():
-        raise LandingFileError(
-            f"{root}: landing root (BENEFITS_DATA_DIR) is missing or not a folder; check "
-            "BENEFITS_DATA_DIR (nothing was loaded)"
-        )
+    root = _readable_folder(root or data_dir(), "landing root (BENEFITS_DATA_DIR)")
     path = root / "reference" / "company_lookup.json"
     if not path.is_file():
         raise LandingFileError(f"{path}: reference file missing")

@@ -91,16 +91,22 @@ def roster_as_of() -> str | None:
     return value
 
 
-def _whole_number(name: str, default: int, unit: str) -> int:
-    """A non-negative whole number from environment variable ``name`` (``default`` when unset)."""
+def _non_negative(name: str, default, parse, what: str):
+    """``parse(value)`` of environment variable ``name`` (``default`` when unset), refused with
+    a SettingError naming the variable unless it is a finite number >= 0."""
     value = os.environ.get(name) or str(default)
     try:
-        number = int(value)
+        number = parse(value)
     except ValueError:
         number = -1
-    if number < 0:
-        raise ValueError(f"{name} must be a non-negative whole number of {unit}, got {value!r}")
+    if not 0 <= number < float("inf"):  # also refuses nan
+        raise SettingError(f"{name} must be {what}, got {value!r}")
     return number
+
+
+def _whole_number(name: str, default: int, unit: str) -> int:
+    """A non-negative whole number from environment variable ``name`` (``default`` when unset)."""
+    return _non_negative(name, default, int, f"a non-negative whole number of {unit}")
 
 
 #: Seconds a landed file must have been left unmodified before a run loads it (0 = off).
@@ -210,14 +216,7 @@ def enrichment_provider() -> str:
 
 
 def _positive_number(name: str, default: float) -> float:
-    value = os.environ.get(name) or str(default)
-    try:
-        number = float(value)
-    except ValueError:
-        number = -1.0
-    if not 0 <= number < float("inf"):
-        raise SettingError(f"{name} must be a non-negative number, got {value!r}")
-    return number
+    return _non_negative(name, default, float, "a non-negative number")
 
 
 def enrichment_settings() -> dict:

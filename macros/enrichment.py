@@ -30,12 +30,10 @@ def enrich_companies(evaluator):
     adapter = evaluator.locals["engine_adapter"]
     environment = evaluator.locals.get("this_env") or "prod"
     eins = {enrichment.canonical_ein(c["ein"]) for c in company_lookup_rows()}
-    view = (
-        "intermediate.int_companies"
-        if environment == "prod"
-        else (f"intermediate__{environment}.int_companies")
-    )
-    schema, name = view.split(".")
+    from benefits_mesh.warehouse import schema_for
+
+    schema, name = schema_for("intermediate", environment), "int_companies"
+    view = f"{schema}.{name}"
     (exists,) = adapter.fetchone(
         "SELECT COUNT(*) FROM information_schema.tables WHERE table_catalog = current_database() "
         f"AND table_schema = '{schema}' AND table_name = '{name}'"
