@@ -50,8 +50,9 @@ $(UI_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,ui]'
 	touch $(UI_STAMP)
 
-ui: $(UI_STAMP)  ## browse models and lineage (http://127.0.0.1:8000)
-	$(SQLMESH) ui --host 127.0.0.1 --port 8000
+UI_PORT ?= 8000
+ui: $(UI_STAMP)  ## SQLMesh's UI on http://127.0.0.1:$(UI_PORT); runs and `make run` can go on beside it
+	$(BIN)/benefits-mesh ui --host 127.0.0.1 --port $(UI_PORT)
 
 bench: setup  ## SQLMesh vs hand-written SQL at feed scale (BENCHMARKS.md); BENCH_ARGS=...
 	$(BIN)/benefits-mesh bench $(BENCH_ARGS)

@@ -269,6 +269,13 @@ def cmd_freshness(args: argparse.Namespace) -> int:
     return max(row["status"] for row in report)
 
 
+def cmd_ui(args: argparse.Namespace) -> int:
+    from benefits_mesh.runtime import serve_ui
+
+    serve_ui(args.host, args.port, args.mode)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="benefits-mesh", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -329,6 +336,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     enr.add_argument("--env", default="prod", help="SQLMesh environment (default prod)")
     enr.set_defaults(func=cmd_enrichment)
+
+    ui = commands.add_parser(
+        "ui",
+        help="SQLMesh's web UI, opening the warehouse per request so runs can go on beside it",
+    )
+    ui.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    ui.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    ui.add_argument("--mode", choices=("ide", "catalog", "docs", "plan"), default="ide")
+    ui.set_defaults(func=cmd_ui)
 
     summ = commands.add_parser("summary", help="rows per mart and rows quarantined per reason")
     summ.add_argument("--env", default="prod", help="SQLMesh environment (default prod)")

@@ -15,12 +15,13 @@ What it does, in this order:
    folder SQLMesh just made in the current directory is removed when left empty. SQLMesh's own
    pruning then looks in the wrong folder, so the newest 20 logs are kept here (and every log
    written in the last hour).
-3. **A busy warehouse is one line.** DuckDB lets one process write a database file; the loser
-   of that race gets an ``IOException`` that SQLMesh prints as a 130-line traceback (after
-   mistaking the warehouse for a new one: "Initializing new project state..."). The warehouse
-   is opened and closed once here (a lock probe, 16-50 ms measured) and, for the race between
-   this probe and SQLMesh's own open, SQLMesh's DuckDB connection factory is wrapped the same
-   way: both end with ``Error: warehouse <path> is busy: ... (PID n ...); try again ...``.
+3. **A busy warehouse waits, then is one line.** DuckDB lets one process open a database file
+   for writing; the loser of that race gets an ``IOException`` that SQLMesh prints as a
+   130-line traceback (after mistaking the warehouse for a new one: "Initializing new project
+   state..."). The warehouse is opened and closed once here (a lock probe, 16-50 ms measured)
+   and SQLMesh's DuckDB connection factory is wrapped: both wait while another process holds
+   the lock (``BENEFITS_LOCK_WAIT``, :func:`benefits_mesh.warehouse.wait_for_lock`), then end
+   with ``Error: warehouse <path> is busy: ... (PID n ...); try again ...``.
 4. **A bad landing file is named first, once.** The active console's ``log_failed_models`` is
    wrapped: when a model failed on a landing file (DuckDB's "CSV Error on Line: N ... file =
    <path>" or the project's ``LandingFileError``), one line per file comes first,
@@ -28,8 +29,13 @@ What it does, in this order:
    line instead of DuckDB's 40-line dump repeated per model that reads the file (the full text is
    in the log file, as SQLMesh writes every failure there). Other failures print as before.
 
+5. **The UI beside the schedule.** :func:`serve_ui` runs SQLMesh's web UI with the warehouse
+   opened per request: when no request and no plan of the UI is working, the UI's DuckDB
+   connection is closed, so `sqlmesh run`, `make run` and `benefits-mesh` commands get the
+   lock (each waits at most one request's time) and the UI reads their new data afterwards.
+
 Nothing here imports SQLMesh at module level: ``benefits-mesh`` commands import
-:func:`busy_message` without paying for SQLMesh.
+:func:`fail` without paying for SQLMesh.
 """
 
 from __future__ import annotations
@@ -47,7 +53,7 @@ import duckdb
 
 from benefits_mesh import settings
 from benefits_mesh.text import printable
-from benefits_mesh.warehouse import WarehouseError
+from benefits_mesh.warehouse import WarehouseBusyError, wait_for_lock
 
 logger = logging.getLogger(__name__)
 
@@ -60,15 +66,8 @@ LOG_LIMIT = 20
 KEEP_RECENT_LOGS_SECONDS = 3600
 _LOG_PREFIX = "sqlmesh_"
 
-_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<exe>.*?) \(PID (?P<pid>\d+)\)")
 _CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
 _CSV_FILE = re.compile(r"^\s*file = (.+?)\s*$", re.MULTILINE)
-
-
-class WarehouseBusyError(WarehouseError, ValueError):
-    """Another process holds the warehouse's write lock; the message is one line. A ValueError
-    for SQLMesh's CLI (which prints those as `Error: <message>`), a WarehouseError for the
-    `benefits-mesh` command line (which prints those in one line too)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -212,34 +211,6 @@ def log_file() -> Path | None:
 # 3. a busy warehouse in one line
 
 
-def _holder_command(pid: str) -> str:
-    """The holder's command line from /proc (empty when unreadable), at most 120 characters."""
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return ""
-    command = " ".join(part.decode(errors="replace") for part in raw.split(b"\0") if part)
-    return command if len(command) <= 120 else command[:117] + "..."
-
-
-def busy_message(path: Path | str, error: BaseException) -> str | None:
-    """One line for DuckDB's "could not set lock" error on ``path``; None for any other error."""
-    text = str(error)
-    if "Could not set lock on file" not in text and "Conflicting lock" not in text:
-        return None
-    match = _LOCK_HOLDER.search(text)
-    if match:
-        exe, pid = match.group("exe"), match.group("pid")
-        command = _holder_command(pid)
-        holder = f"held by PID {pid} ({command or exe})"
-    else:
-        holder = "held by another process"
-    return printable(
-        f"warehouse {path} is busy: its lock is {holder} (another plan, run or `sqlmesh ui`); "
-        "try again when it has finished"
-    )
-
-
 def _in_sqlmesh_cli() -> bool:
     """True inside a `sqlmesh` command line (its click group runs in this thread), except
     `sqlmesh ui`, whose web server must report errors its own way."""
@@ -266,13 +237,6 @@ def fail(error: BaseException) -> None:
     raise error
 
 
-def _fail_busy(message: str, cause: BaseException) -> None:
-    try:
-        raise WarehouseBusyError(message) from cause
-    except WarehouseBusyError as error:
-        fail(error)
-
-
 def _needs_warehouse() -> bool:
     """False for the `sqlmesh` commands that run without the warehouse, which a busy warehouse
     must not stop: format, lint and test (the unit tests run in memory: measured, they pass
@@ -295,18 +259,18 @@ def _opened_here(path: Path) -> bool:
 
 
 def probe(path: Path) -> None:
-    """Open the warehouse for writing and close it at once: fails fast, in one line, when another
-    process holds it. A warehouse that does not exist yet is not created here."""
+    """Open the warehouse for writing and close it at once: waits while another process holds it
+    (``BENEFITS_LOCK_WAIT``) and fails in one line after that. A warehouse that does not exist
+    yet is not created here."""
     if not path.is_file() or _opened_here(path):
         return
     try:
-        duckdb.connect(str(path)).close()
-    except duckdb.Error as exc:
-        message = busy_message(path, exc)
-        if message is None:
-            # anything else (e.g. this process has it open read-only) is for SQLMesh to report
-            return
-        _fail_busy(message, exc)
+        wait_for_lock(lambda: duckdb.connect(str(path)).close(), path)
+    except WarehouseBusyError as error:
+        fail(error)
+    except duckdb.Error:
+        # anything else (e.g. this process has it open read-only) is for SQLMesh to report
+        return
 
 
 def _install_connection_guard() -> None:
@@ -321,14 +285,11 @@ def _install_connection_guard() -> None:
         connect = factory.fget(self)
 
         def guarded_connect(*args, **kwargs):
+            database = kwargs.get("database", args[0] if args else "?")
             try:
-                return connect(*args, **kwargs)
-            except duckdb.IOException as exc:
-                database = kwargs.get("database", args[0] if args else "?")
-                message = busy_message(database, exc)
-                if message is None:
-                    raise
-                _fail_busy(message, exc)
+                return wait_for_lock(lambda: connect(*args, **kwargs), database)
+            except WarehouseBusyError as error:
+                fail(error)
 
         return guarded_connect
 
@@ -491,3 +452,91 @@ def _summary(cause: BaseException, error_line: str) -> str:
     if not first or first in error_line:
         return f"{type(cause).__name__} (the error above)"
     return f"{type(cause).__name__}: {first}"
+
+
+# --------------------------------------------------------------------------------------------
+# 5. the UI beside the schedule
+
+
+#: requests that never touch the warehouse and must not count as work: the event stream stays
+#: open for as long as a browser shows the UI
+_UI_STREAMS = ("/api/events",)
+
+
+def _release_warehouse() -> bool:
+    """Close this process's DuckDB connections to the warehouse, unless a request holds the UI's
+    context (SQLMesh serialises them with ``get_loaded_context_lock``). SQLMesh reopens the
+    connection on its next statement. True when closed."""
+    from sqlmesh.core.config.connection import BaseDuckDBConnectionConfig
+    from web.server.settings import get_loaded_context_lock
+
+    if not get_loaded_context_lock.acquire(blocking=False):
+        return False  # a request is using the context; its end calls this again
+    try:
+        for adapter in {
+            id(a): a for a in BaseDuckDBConnectionConfig._data_file_to_adapter.values()
+        }.values():
+            adapter.close()
+        return True
+    finally:
+        get_loaded_context_lock.release()
+
+
+class _WarehousePerRequest:
+    """ASGI wrapper around SQLMesh's UI app: counts the API requests at work and closes the
+    warehouse connection when none is, and no plan/apply task of the UI is running (the UI runs
+    those as an asyncio task that outlives the request that started it)."""
+
+    def __init__(self, app):
+        self.app = app
+        self.active = 0
+        self.releases = 0  # how often the lock was given back (logged at shutdown)
+
+    async def __call__(self, scope, receive, send):
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not path.startswith("/api/") or path.startswith(_UI_STREAMS):
+            return await self.app(scope, receive, send)
+        self.active += 1
+        try:
+            return await self.app(scope, receive, send)
+        finally:
+            self.active -= 1
+            await self.release_when_idle()
+
+    async def release_when_idle(self) -> None:
+        import asyncio
+
+        if self.active:
+            return
+        task = getattr(self.app.state, "task", None)
+        if task is not None and not task.done():
+            if not getattr(task, "_benefits_mesh_release", False):
+                task._benefits_mesh_release = True
+                loop = asyncio.get_running_loop()
+                task.add_done_callback(lambda _: loop.create_task(self.release_when_idle()))
+            return
+        if await asyncio.to_thread(_release_warehouse):
+            self.releases += 1
+
+
+def serve_ui(host: str, port: int, mode: str = "ide") -> None:
+    """SQLMesh's web UI (``sqlmesh ui``) on ``host:port`` for this project, with the warehouse
+    opened per request (section 5 of the module doc)."""
+    try:
+        import uvicorn
+        from web.server.main import create_app
+    except ModuleNotFoundError as exc:
+        raise SystemExit(
+            "Error: the UI needs SQLMesh's web extra: run `make ui` (it installs it) or "
+            "`pip install -e '.[ui]'`"
+        ) from exc
+
+    os.environ["PROJECT_PATH"] = str(settings.project_root())
+    os.environ["UI_MODE"] = mode
+    app = _WarehousePerRequest(create_app())
+    print(
+        f"SQLMesh UI for {settings.project_root()} on http://{host}:{port} "
+        f"(warehouse {settings.warehouse_path()} is opened per request: runs can go on beside it)",
+        flush=True,
+    )
+    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_keep_alive=300)

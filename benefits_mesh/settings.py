@@ -120,6 +120,18 @@ def file_settle_seconds() -> int:
     return _whole_number("BENEFITS_FILE_SETTLE_SECONDS", DEFAULT_FILE_SETTLE_SECONDS, "seconds")
 
 
+#: Seconds a command waits for the warehouse while another process holds it (0 = fail at once).
+DEFAULT_LOCK_WAIT_SECONDS = 120
+
+
+def lock_wait_seconds() -> float:
+    """``BENEFITS_LOCK_WAIT``: how long a command waits for the warehouse's lock (held by a run,
+    a plan, or `make ui` answering a request) before it gives up with one line (default 120)."""
+    return _non_negative(
+        "BENEFITS_LOCK_WAIT", DEFAULT_LOCK_WAIT_SECONDS, float, "a number of seconds"
+    )
+
+
 def file_wait_days() -> int:
     """``BENEFITS_FILE_WAIT_DAYS``: how long a day without a file stays open for a late file.
 

@@ -1,36 +1,119 @@
-"""Read-only access to the warehouse for the CLI: summaries and exports of an environment."""
+"""Access to the warehouse for the CLI (summaries and exports of an environment), and the one
+place that opens it for a command while another process may hold it.
+
+DuckDB lets one process at a time open a database file (a writer, or readers, never both). A
+`sqlmesh run`, a plan, `make ui` answering a request or a `benefits-mesh` command each hold the
+warehouse for as long as they work on it; the others wait for it (``BENEFITS_LOCK_WAIT``
+seconds, default 120, a notice on stderr once) instead of failing, and after that give up with
+one line naming the warehouse, the process holding it and what to do.
+"""
 
 from __future__ import annotations
 
+import re
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 
+from benefits_mesh import settings
 from benefits_mesh.contract import all_reasons
 from benefits_mesh.settings import warehouse_path
+from benefits_mesh.text import printable
+
+T = TypeVar("T")
+
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<exe>.*?) \(PID (?P<pid>\d+)\)")
+#: seconds between two attempts at a held lock
+_LOCK_POLL = 0.25
 
 
 class WarehouseError(RuntimeError):
     """The warehouse or environment asked for does not exist (yet)."""
 
 
+class WarehouseBusyError(WarehouseError, ValueError):
+    """Another process kept the warehouse's lock for longer than we wait; the message is one
+    line. A ValueError for SQLMesh's CLI (which prints those as `Error: <message>`), a
+    WarehouseError for the `benefits-mesh` command line (which prints those in one line too)."""
+
+
+def _holder_command(pid: str) -> str:
+    """The holder's command line from /proc (empty when unreadable), at most 120 characters."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return ""
+    command = " ".join(part.decode(errors="replace") for part in raw.split(b"\0") if part)
+    return command if len(command) <= 120 else command[:117] + "..."
+
+
+def lock_holder(error: BaseException) -> str | None:
+    """ "held by PID n (command)" for DuckDB's "could not set lock" error; None for any other."""
+    text = str(error)
+    if "Could not set lock on file" not in text and "Conflicting lock" not in text:
+        return None
+    match = _LOCK_HOLDER.search(text)
+    if not match:
+        return "held by another process"
+    exe, pid = match.group("exe"), match.group("pid")
+    return f"held by PID {pid} ({_holder_command(pid) or exe})"
+
+
+def busy_message(path: Path | str, error: BaseException, waited: float = 0) -> str | None:
+    """One line for DuckDB's "could not set lock" error on ``path``; None for any other error."""
+    holder = lock_holder(error)
+    if holder is None:
+        return None
+    waited_text = f" (waited {waited:.0f} s, BENEFITS_LOCK_WAIT)" if waited else ""
+    return printable(
+        f"warehouse {path} is busy: its lock is {holder} (another plan, run or `sqlmesh ui`)"
+        f"{waited_text}; try again when it has finished"
+    )
+
+
+def wait_for_lock(open_: Callable[[], T], path: Path | str) -> T:
+    """``open_()``, retried while another process holds the warehouse's lock, for at most
+    ``BENEFITS_LOCK_WAIT`` seconds; then WarehouseBusyError (one line). Any other error is
+    raised as it is. A notice goes to stderr once, when the first attempt finds the lock held."""
+    wait = settings.lock_wait_seconds()
+    started = time.monotonic()
+    announced = False
+    while True:
+        try:
+            return open_()
+        except duckdb.IOException as exc:
+            holder = lock_holder(exc)
+            if holder is None:
+                raise
+            waited = time.monotonic() - started
+            if waited >= wait:
+                raise WarehouseBusyError(busy_message(path, exc, waited)) from exc
+            if not announced:
+                announced = True
+                print(
+                    printable(
+                        f"waiting for warehouse {path}: its lock is {holder}; "
+                        f"up to {wait:.0f} s (BENEFITS_LOCK_WAIT)"
+                    ),
+                    file=sys.stderr,
+                    flush=True,
+                )
+            time.sleep(min(_LOCK_POLL, max(wait - waited, 0.01)))
+
+
 def connect(path: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """The warehouse, read-only; waits while a run, plan or the UI holds it (see module doc)."""
     path = path or warehouse_path()
     if not path.exists():
         raise WarehouseError(
             f"warehouse {path} does not exist: run `make run` (or `sqlmesh plan`) first, "
             "or point BENEFITS_WAREHOUSE at it"
         )
-    try:
-        return duckdb.connect(str(path), read_only=True)
-    except duckdb.IOException as exc:
-        # a plan/run or `sqlmesh ui` holds the write lock: the same one line as `sqlmesh` prints
-        from benefits_mesh.runtime import busy_message
-
-        message = busy_message(path, exc)
-        if message is None:
-            raise
-        raise WarehouseError(message) from None
+    return wait_for_lock(lambda: duckdb.connect(str(path), read_only=True), path)
 
 
 def schema_for(layer: str, env: str = "prod") -> str:

@@ -5,6 +5,7 @@ command lines, from a directory that is not the project, on a real warehouse."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import shutil
 import stat
 import subprocess
@@ -132,24 +133,29 @@ def planned(tmp_path_factory, faketime) -> Project:
         (root / "landing" / source).mkdir(parents=True)
     (root / "landing" / "claims" / "claims_2026-01-05.csv").write_text(CLAIMS_HEADER + GOOD_ROW)
     planned = Project(
-        root=root, warehouse=folder / "wh" / "warehouse.duckdb", clock="2026-01-08 06:00:00"
+        root=root,
+        warehouse=folder / "wh" / "warehouse.duckdb",
+        clock="2026-01-08 06:00:00",
+        # fail at once: the waiting is tested on its own below
+        extra_env={"BENEFITS_LOCK_WAIT": "0"},
     )
     planned.plan()
     return planned
 
 
 @contextlib.contextmanager
-def holding(warehouse: Path):
+def holding(warehouse: Path, seconds: float | None = None):
     """A second process holding the warehouse open for writing (as a plan, run or `sqlmesh ui`
-    does) until the block ends."""
+    does) until the block ends, or for ``seconds``."""
+    release = f"time.sleep({seconds})" if seconds is not None else "sys.stdin.read()"
     process = subprocess.Popen(
         [
             sys.executable,
             "-c",
-            "import sys, duckdb\n"
+            "import sys, time, duckdb\n"
             f"con = duckdb.connect({str(warehouse)!r})\n"
             "print('holding', flush=True)\n"
-            "sys.stdin.read()\n",
+            f"{release}\n",
         ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -222,6 +228,38 @@ def test_busy_warehouse_for_benefits_mesh_is_one_line(planned, holder):
         timeout=120,
     )
     _assert_one_busy_line(result, planned, holder)
+
+
+def test_commands_wait_for_a_holder_that_lets_go(planned):
+    """The UI, a run or a summary holds the warehouse for a moment: the others wait for it
+    (BENEFITS_LOCK_WAIT) and succeed, saying once on stderr whom they wait for."""
+    waiting = dataclasses.replace(planned, extra_env={"BENEFITS_LOCK_WAIT": "60"})
+    with holding(planned.warehouse, seconds=3) as process:
+        result = waiting.sqlmesh("run")
+    assert result.returncode == 0
+    notice = [line for line in result.stderr.splitlines() if line.startswith("waiting for")]
+    assert len(notice) == 1, result.stderr
+    assert notice[0].startswith(
+        f"waiting for warehouse {planned.warehouse}: its lock is held by PID {process.pid} ("
+    )
+    assert notice[0].endswith("up to 60 s (BENEFITS_LOCK_WAIT)")
+    with holding(planned.warehouse, seconds=2):
+        summary = waiting.cli("summary")
+    assert summary.returncode == 0, summary.stderr
+    assert "fct_claims" in summary.stdout
+    assert summary.stderr.startswith("waiting for warehouse ")
+
+
+def test_busy_after_the_wait_is_one_error_line(planned, holder):
+    waiting = dataclasses.replace(planned, extra_env={"BENEFITS_LOCK_WAIT": "1"})
+    result = waiting.sqlmesh("run", check=False)
+    assert result.returncode != 0
+    assert result.stderr.startswith("waiting for warehouse ")
+    assert result.stdout.startswith("Error: warehouse ")
+    assert len(result.stdout.strip().splitlines()) == 1, result.stdout
+    assert (
+        f"PID {holder.pid}" in result.stdout and "(waited 1 s, BENEFITS_LOCK_WAIT)" in result.stdout
+    )
 
 
 def test_commands_without_the_warehouse_run_while_it_is_busy(planned, tmp_path):
