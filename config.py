@@ -24,6 +24,7 @@ from sqlmesh.core.config import (
     LinterConfig,
     ModelDefaultsConfig,
 )
+from sqlmesh.core.config.format import FormatConfig
 
 from benefits_mesh import notify, settings
 from benefits_mesh.runtime import prepare
@@ -83,4 +84,17 @@ config = Config(
     # the landing folder that no run will load as they are, and why (issue 15)
     notification_targets=[notify.LandingReport()],
     disable_anonymized_analytics=True,
+    # `sqlmesh format` (make fmt; `make lint` checks it): SQLMesh's defaults except the final
+    # newline. `::` casts stay as written (CAST(x AS T) becomes x::T unless x is an operation);
+    # function names keep their case (our audits and macros are lower case); trailing commas.
+    format=FormatConfig(
+        normalize=False,
+        pad=2,
+        indent=2,
+        normalize_functions=False,
+        leading_comma=False,
+        max_text_width=80,
+        append_newline=True,
+        no_rewrite_casts=False,
+    ),
 )

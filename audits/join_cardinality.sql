@@ -1,3 +1,8 @@
+AUDIT (
+  name join_cardinality,
+  defaults (relation = 'many_to_one', condition = TRUE, driving_condition = TRUE)
+);
+
 /* Join cardinality / fan-out guard (issue 6): a model built by joining lookups onto a driving
    input must have exactly one output row per driving key.
      relation := 'one_to_one'   output rows = distinct driving keys, and no output key repeats
@@ -8,11 +13,6 @@
    the audited / driving model to count, e.g. the batch's rows of an incremental model).
    Returns one row with both counts when the relation does not hold.
    The model named in a parameter must be a parent of the audited model. */
-AUDIT (
-  name join_cardinality,
-  defaults (relation = 'many_to_one', condition = TRUE, driving_condition = TRUE)
-);
-
 WITH output_rows AS (
   SELECT
     COUNT(*) AS output_rows,

@@ -1,14 +1,14 @@
+AUDIT (
+  name metric_anomaly,
+  defaults ("window" = 90, sigmas = 3, min_history = 14, recent_days = 7),
+  blocking FALSE
+);
+
 /* Metric anomaly (issue 6, non-blocking by default): a company's daily claim cost beyond
    @sigmas standard deviations of its own trailing @window days with claims (judged once
    @min_history such days came before it), on the last @recent_days days of service (older days
    were judged by earlier runs). Use on intermediate.int_company_daily_claim_cost. */
-AUDIT (
-  name metric_anomaly,
-  defaults (window = 90, sigmas = 3, min_history = 14, recent_days = 7),
-  blocking FALSE
-);
-
-WITH trailing AS (
+WITH "trailing" AS (
   SELECT
     d.company_ein,
     d.service_date,
@@ -32,7 +32,7 @@ WITH trailing AS (
 ), latest AS (
   SELECT
     MAX(t.service_date) AS last_service_date
-  FROM trailing AS t
+  FROM "trailing" AS t
 )
 SELECT
   t.company_ein,
@@ -40,7 +40,7 @@ SELECT
   t.claim_cost,
   ROUND(t.trailing_mean, 2) AS trailing_mean,
   ROUND(t.trailing_stddev, 2) AS trailing_stddev
-FROM trailing AS t
+FROM "trailing" AS t
 CROSS JOIN latest AS l
 WHERE
   t.service_date > l.last_service_date - @recent_days

@@ -1,13 +1,15 @@
+AUDIT (
+  name known_reference,
+  defaults (
+    reference_condition = TRUE
+  ),
+  blocking FALSE
+);
+
 /* Referential check (issue 6, non-blocking by default): values of @column with no match in
    @reference_column of @reference_model, counted per value (NULLs are not checked).
    @reference_model must be a parent of the audited model (in its query or `depends_on`):
    SQLMesh resolves only parents to their physical tables. */
-AUDIT (
-  name known_reference,
-  defaults (reference_condition = TRUE),
-  blocking FALSE
-);
-
 SELECT
   t.@column AS unknown_value,
   COUNT(*) AS rows_with_it

@@ -1,3 +1,9 @@
+AUDIT (
+  name volume_anomaly,
+  defaults ("window" = 28, sigmas = 3, min_history = 5, min_relative_change = 0.25),
+  blocking FALSE
+);
+
 /* Volume anomaly (issue 6, non-blocking by default): a delivery whose raw row count lies outside
    the mean ± @sigmas standard deviations of the same source's previous @window deliveries
    (judged once at least @min_history came before it), and at least @min_relative_change away
@@ -5,25 +11,22 @@
    delivery of the source with `source_file`, `delivery_date` and `raw_rows`
    (staging.stg_<source>__files); the audited model supplies the deliveries of the interval.
    The model named in a parameter must be a parent of the audited model. */
-AUDIT (
-  name volume_anomaly,
-  defaults (window = 28, sigmas = 3, min_history = 5, min_relative_change = 0.25),
-  blocking FALSE
-);
-
 WITH history AS (
   SELECT
     h.source_file,
     h.delivery_date,
     h.raw_rows,
     AVG(h.raw_rows) OVER (
-      ORDER BY h.delivery_date, h.source_file ROWS BETWEEN @window PRECEDING AND 1 PRECEDING
+      ORDER BY h.delivery_date, h.source_file
+      ROWS BETWEEN @window PRECEDING AND 1 PRECEDING
     ) AS trailing_mean,
     STDDEV_POP(h.raw_rows) OVER (
-      ORDER BY h.delivery_date, h.source_file ROWS BETWEEN @window PRECEDING AND 1 PRECEDING
+      ORDER BY h.delivery_date, h.source_file
+      ROWS BETWEEN @window PRECEDING AND 1 PRECEDING
     ) AS trailing_stddev,
     COUNT(*) OVER (
-      ORDER BY h.delivery_date, h.source_file ROWS BETWEEN @window PRECEDING AND 1 PRECEDING
+      ORDER BY h.delivery_date, h.source_file
+      ROWS BETWEEN @window PRECEDING AND 1 PRECEDING
     ) AS prior_deliveries
   FROM @history AS h
 )

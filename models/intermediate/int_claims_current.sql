@@ -13,13 +13,30 @@ MODEL (
   kind INCREMENTAL_BY_UNIQUE_KEY (
     unique_key claim_id
   ),
-  signals (delivery_ready(source := 'claims')),
-  grain (claim_id),
+  signals (
+    delivery_ready(source := 'claims')
+  ),
+  grain (
+    claim_id
+  ),
   audits (
     unique_written_keys(key := claim_id, time_column := delivery_date),
-    not_null(columns := (claim_id, company_ein, claim_type, service_date, amount, delivery_date), condition := delivery_date BETWEEN @start_date AND @end_date),
-    no_future_dates(column := service_date, condition := delivery_date BETWEEN @start_date AND @end_date),
-    join_cardinality(relation := 'filtering', key := claim_id, condition := delivery_date BETWEEN @start_date AND @end_date, driving_model := staging.stg_claims, driving_key := claim_id, driving_condition := _delivery_date BETWEEN @start_date AND @end_date)
+    not_null(
+      columns := (claim_id, company_ein, claim_type, service_date, amount, delivery_date),
+      condition := delivery_date BETWEEN @start_date AND @end_date
+    ),
+    no_future_dates(
+      "column" := service_date,
+      condition := delivery_date BETWEEN @start_date AND @end_date
+    ),
+    join_cardinality(
+      relation := 'filtering',
+      key := claim_id,
+      condition := delivery_date BETWEEN @start_date AND @end_date,
+      driving_model := staging.stg_claims,
+      driving_key := claim_id,
+      driving_condition := _delivery_date BETWEEN @start_date AND @end_date
+    )
   )
 );
 

@@ -3,9 +3,13 @@
 MODEL (
   name intermediate.int_companies,
   kind VIEW,
-  grain (company_ein),
+  grain (
+    company_ein
+  ),
   audits (
-    unique_values(columns := (company_ein)),
+    unique_values(columns := (
+      company_ein
+    )),
     not_null(columns := (company_ein, is_in_lookup))
   )
 );
@@ -21,7 +25,9 @@ WITH stg_companies AS (
 ), stg_company_domains AS (
   SELECT
     d.company_ein,
-    STRING_AGG(d.email_domain, ', ' ORDER BY d.email_domain) AS email_domains
+    LISTAGG(d.email_domain, ', '
+    ORDER BY
+      d.email_domain) AS email_domains
   FROM staging.stg_company_domains AS d
   GROUP BY
     d.company_ein
@@ -58,7 +64,9 @@ SELECT
   c.state::TEXT AS state,
   d.email_domains::TEXT AS email_domains, /* the lookup's domains, sorted, comma-separated */
   c.expected_headcount::BIGINT AS expected_headcount,
-  (NOT c.company_ein IS NULL)::BOOLEAN AS is_in_lookup
+  (
+    NOT c.company_ein IS NULL
+  )::BOOLEAN AS is_in_lookup
 FROM seen_eins AS s
 LEFT JOIN stg_companies AS c
   ON c.company_ein = s.company_ein

@@ -5,7 +5,9 @@
 MODEL (
   name intermediate.int_company_daily_claim_cost,
   kind VIEW,
-  tags (deprecated),
+  tags (
+    deprecated
+  ),
   grain (company_ein, service_date),
   audits (
     unique_combination_of_columns(columns := (company_ein, service_date)),

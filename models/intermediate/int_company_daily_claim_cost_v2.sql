@@ -6,7 +6,9 @@
 MODEL (
   name intermediate.int_company_daily_claim_cost_v2,
   kind FULL,
-  signals (delivery_ready(source := 'claims')),
+  signals (
+    delivery_ready(source := 'claims')
+  ),
   grain (company_ein, service_date, claim_type),
   audits (
     unique_combination_of_columns(columns := (company_ein, service_date, claim_type)),

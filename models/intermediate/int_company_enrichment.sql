@@ -9,11 +9,15 @@
 MODEL (
   name intermediate.int_company_enrichment,
   kind VIEW,
-  grain (company_ein),
+  grain (
+    company_ein
+  ),
   audits (
-    unique_values(columns := (company_ein)),
+    unique_values(columns := (
+      company_ein
+    )),
     not_null(columns := (company_ein, is_in_lookup, enrichment_status)),
-    accepted_values(column := enrichment_status, is_in := ('ok', 'stale', 'not_found', 'failed'))
+    accepted_values("column" := enrichment_status, is_in := ('ok', 'stale', 'not_found', 'failed'))
   )
 );
 
@@ -74,8 +78,6 @@ SELECT
     CASE WHEN @VAR('enrichment') = 'http' THEN e.fetched_at END
   )::TIMESTAMP AS enriched_at, /* fetch time of the values used (UTC) */
   (
-    /* one http branch: sqlglot 30.8's simplifier dropped a first `WHEN 'http' = 'http' AND …`
-       branch followed by `WHEN 'http' = 'http'` */
     CASE
       WHEN @VAR('enrichment') = 'http'
       THEN COALESCE(
@@ -85,7 +87,8 @@ SELECT
           THEN 'not requested yet: first seen in this run''s data, requested by the next run'
         END
       )
-    END
+    END /* one http branch: sqlglot 30.8's simplifier dropped a first `WHEN 'http' = 'http' AND …`
+       branch followed by `WHEN 'http' = 'http'` */
   )::TEXT AS enrichment_error /* the latest failure; NULL when none */
 FROM companies AS c
 LEFT JOIN cache AS e

@@ -8,9 +8,14 @@ MODEL (
   audits (
     unique_combination_of_columns(columns := (person_id, _delivery_date)),
     not_null(columns := (person_id, start_date, status, ein_source)),
-    accepted_values(column := status, is_in := ('active', 'terminated', 'leave')),
-    accepted_values(column := ein_source, is_in := ('column', 'notes', 'email_domain', 'unresolved')),
-    join_cardinality(relation := 'one_to_one', key := (person_id, _delivery_date), driving_model := staging.stg_employees, driving_key := (person_id, _delivery_date))
+    accepted_values("column" := status, is_in := ('active', 'terminated', 'leave')),
+    accepted_values("column" := ein_source, is_in := ('column', 'notes', 'email_domain', 'unresolved')),
+    join_cardinality(
+      relation := 'one_to_one',
+      key := (person_id, _delivery_date),
+      driving_model := staging.stg_employees,
+      driving_key := (person_id, _delivery_date)
+    )
   )
 );
 
@@ -55,7 +60,7 @@ WITH stg_employees AS (
     @note_value(e.notes, dept) AS note_dept,
     @parse_ein(@note_value(e.notes, ein)) AS note_ein,
     @parse_date(@terminated_phrase_date(e.notes)) AS phrase_term_date,
-    SUBSTR(e.email, STRPOS(e.email, '@') + 1) AS email_domain
+    SUBSTRING(e.email, STRPOS(e.email, '@') + 1) AS email_domain
   FROM stg_employees AS e
 ), resolved AS (
   /* Employees x domain owners: many-to-one on email_domain (domain_owners is unique per domain). */

@@ -4,7 +4,9 @@
 MODEL (
   name intermediate.int_plan_islands,
   kind FULL,
-  signals (delivery_ready(source := 'plans')),
+  signals (
+    delivery_ready(source := 'plans')
+  ),
   grain (company_ein, plan_type, island_number),
   audits (
     unique_combination_of_columns(columns := (company_ein, plan_type, island_number)),
@@ -20,7 +22,7 @@ WITH int_plans_current AS (
     p.carrier_name,
     p.start_date,
     p.end_date,
-    COALESCE(p.end_date, DATE '9999-12-31') AS end_key /* open end sorts as the latest end */
+    COALESCE(p.end_date, '9999-12-31'::DATE) AS end_key /* open end sorts as the latest end */
   FROM intermediate.int_plans_current AS p
 ), reach_measured AS (
   SELECT
@@ -36,7 +38,7 @@ WITH int_plans_current AS (
     r.*,
     SUM(
       CASE
-        WHEN r.reach_before IS NULL OR DATE_DIFF('day', r.reach_before, r.start_date) > 1
+        WHEN r.reach_before IS NULL OR DATE_DIFF('DAY', r.reach_before, r.start_date) > 1
         THEN 1
         ELSE 0
       END
@@ -51,12 +53,12 @@ WITH int_plans_current AS (
     i.*,
     ROW_NUMBER() OVER (
       PARTITION BY i.company_ein, i.plan_type, i.island_number
-      ORDER BY i.start_date, i.end_key DESC, i.carrier_name NULLS LAST
-    ) AS first_rank, /* earliest start; ties: latest end, then carrier name */
+      ORDER BY i.start_date, i.end_key DESC, i.carrier_name
+    ) AS first_rank, /* earliest start; ties: latest end, then carrier name (NULLs last: DuckDB's default) */
     ROW_NUMBER() OVER (
       PARTITION BY i.company_ein, i.plan_type, i.island_number
-      ORDER BY i.end_key DESC, i.start_date DESC, i.carrier_name NULLS LAST
-    ) AS last_rank /* latest end; ties: latest start, then carrier name */
+      ORDER BY i.end_key DESC, i.start_date DESC, i.carrier_name
+    ) AS last_rank /* latest end; ties: latest start, then carrier name (NULLs last) */
   FROM islands_numbered AS i
 )
 SELECT
@@ -67,7 +69,7 @@ SELECT
   e.island_number::BIGINT AS island_number, /* 1, 2, ... in start order */
   COUNT(*)::BIGINT AS plan_count,
   MIN(e.start_date)::DATE AS island_start,
-  NULLIF(MAX(e.end_key), DATE '9999-12-31')::DATE AS island_end /* NULL = open-ended */
+  NULLIF(MAX(e.end_key), '9999-12-31'::DATE)::DATE AS island_end /* NULL = open-ended */
 FROM edge_plans_ranked AS e
 GROUP BY
   e.company_ein,

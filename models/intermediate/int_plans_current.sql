@@ -3,18 +3,34 @@
 MODEL (
   name intermediate.int_plans_current,
   kind FULL,
-  signals (delivery_ready(source := 'plans')),
-  /* for the referential audit (plans -> known companies); the lookup has no signal, so this
-     adds no pending days */
-  depends_on (staging.stg_companies),
-  grain (plan_id),
+  signals (
+    delivery_ready(source := 'plans')
+  ),
+  depends_on (
+    staging.stg_companies
+  ), /* for the referential audit (plans -> known companies);
+    the lookup has no signal, so this adds no pending days */
+  grain (
+    plan_id
+  ),
   audits (
-    unique_values(columns := (plan_id)),
+    unique_values(columns := (
+      plan_id
+    )),
     not_null(columns := (plan_id, company_ein, plan_type, start_date)),
-    accepted_values(column := plan_type, is_in := ('medical', 'dental', 'vision')),
-    join_cardinality(relation := 'one_to_one', key := plan_id, driving_model := staging.stg_plans, driving_key := plan_id),
-    no_future_dates(column := start_date, blocking := false),
-    known_reference(column := company_ein, reference_model := staging.stg_companies, reference_column := company_ein)
+    accepted_values("column" := plan_type, is_in := ('medical', 'dental', 'vision')),
+    join_cardinality(
+      relation := 'one_to_one',
+      key := plan_id,
+      driving_model := staging.stg_plans,
+      driving_key := plan_id
+    ),
+    no_future_dates("column" := start_date, blocking := FALSE),
+    known_reference(
+      "column" := company_ein,
+      reference_model := staging.stg_companies,
+      reference_column := company_ein
+    )
   )
 );
 

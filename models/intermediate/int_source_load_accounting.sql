@@ -4,14 +4,26 @@
    file is counted when it is loaded; marts.fct_load_accounting is the union of the three. */
 MODEL (
   name intermediate.int_@{source}__load_accounting,
-  blueprints ((source := 'employees'), (source := 'plans'), (source := 'claims')),
+  blueprints ((
+      source := 'employees'
+    ), (
+      source := 'plans'
+    ), (
+      source := 'claims'
+  )),
   kind INCREMENTAL_BY_TIME_RANGE (
     time_column delivery_date
   ),
-  signals (delivery_ready(source := @source)),
-  grain (source_file),
+  signals (
+    delivery_ready(source := @source)
+  ),
+  grain (
+    source_file
+  ),
   audits (
-    unique_values(columns := (source_file)),
+    unique_values(columns := (
+      source_file
+    )),
     not_null(columns := (source, source_file, delivery_date, raw_rows)),
     load_conservation(),
     volume_anomaly(history := staging.stg_@{source}__files),

@@ -1,9 +1,13 @@
 MODEL (
   name marts.dim_companies,
   kind VIEW,
-  grain (company_ein),
+  grain (
+    company_ein
+  ),
   audits (
-    unique_values(columns := (company_ein)),
+    unique_values(columns := (
+      company_ein
+    )),
     not_null(columns := (company_ein, is_in_lookup, enrichment_status))
   ),
   description 'Every company known to the platform: the reference file''s companies plus any EIN seen on current employees, plans or claims (is_in_lookup = FALSE for those).',

@@ -5,9 +5,16 @@ MODEL (
   audits (
     unique_combination_of_columns(columns := (person_id, valid_from)),
     not_null(columns := (person_id, valid_from, is_current, ein_source, status)),
-    forall(criteria := (valid_to IS NULL OR valid_to > valid_from)),
-    no_future_dates(column := valid_from),
-    join_cardinality(relation := 'one_to_one', key := (person_id, valid_from), driving_model := intermediate.int_employee_versions, driving_key := (person_id, _delivery_date))
+    forall(criteria := (
+      valid_to IS NULL OR valid_to > valid_from
+    )),
+    no_future_dates("column" := valid_from),
+    join_cardinality(
+      relation := 'one_to_one',
+      key := (person_id, valid_from),
+      driving_model := intermediate.int_employee_versions,
+      driving_key := (person_id, _delivery_date)
+    )
   ),
   description 'Employees as a type-2 slowly changing dimension: one row per staged version (one per delivery that carried the person), valid from its delivery date until the next version''s delivery date (SPEC §2 employees).',
   column_descriptions (
@@ -54,7 +61,9 @@ SELECT
   v.status::TEXT AS status,
   v.ein_source::TEXT AS ein_source,
   v._source_file::TEXT AS source_file,
-  (v.next_delivery_date IS NULL)::BOOLEAN AS is_current,
+  (
+    v.next_delivery_date IS NULL
+  )::BOOLEAN AS is_current,
   v.start_date::DATE AS start_date,
   v.term_date::DATE AS term_date,
   v._delivery_date::DATE AS valid_from,

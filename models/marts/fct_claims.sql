@@ -1,15 +1,25 @@
 MODEL (
   name marts.fct_claims,
   kind VIEW,
-  grain (claim_id),
-  audits (
-    unique_values(columns := (claim_id)),
-    not_null(columns := (claim_id, company_ein, service_date, amount)),
-    known_reference(column := person_id, reference_model := staging.stg_employees, reference_column := person_id)
+  grain (
+    claim_id
   ),
-  /* referential check claims -> known employees needs the employees table as a parent; a view
-     never blocks on a parent's pending day, so this adds no coupling between the sources */
-  depends_on (staging.stg_employees),
+  audits (
+    unique_values(columns := (
+      claim_id
+    )),
+    not_null(columns := (claim_id, company_ein, service_date, amount)),
+    known_reference(
+      "column" := person_id,
+      reference_model := staging.stg_employees,
+      reference_column := person_id
+    )
+  ),
+  depends_on (
+    staging.stg_employees
+  ), /* referential check claims -> known employees needs the
+    employees table as a parent; a view never blocks on a parent's pending day, so this adds no
+    coupling between the sources */
   description 'One row per current claim: the latest delivery''s valid version of every claim_id (SPEC §2 claims).',
   column_descriptions (
     claim_id = 'Claim identifier',

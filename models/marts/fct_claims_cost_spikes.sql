@@ -1,13 +1,17 @@
 MODEL (
   name marts.fct_claims_cost_spikes,
   kind FULL,
-  signals (delivery_ready(source := 'claims')),
+  signals (
+    delivery_ready(source := 'claims')
+  ),
   grain (company_ein, window_end),
   audits (
     unique_combination_of_columns(columns := (company_ein, window_end)),
-    not_null(columns := (company_ein, window_end, current_90d_cost, prior_90d_cost, pct_change)),
+    not_null(
+      columns := (company_ein, window_end, current_90d_cost, prior_90d_cost, pct_change)
+    ),
     forall(criteria := (prior_90d_cost > 0, current_90d_cost > 3 * prior_90d_cost)),
-    no_future_dates(column := window_end)
+    no_future_dates("column" := window_end)
   ),
   description '90-day claim cost spikes per company (SPEC §3): days where the cost of the 90 days ending on window_end is more than 3x the cost of the 90 days before (exactly +200 % is not a spike).',
   column_descriptions (
@@ -45,10 +49,10 @@ WITH int_company_daily_claim_cost AS (
   SELECT
     f.company_ein,
     f.first_service_date,
-    CAST(t.day AS DATE) AS day
+    t.day::DATE AS day
   FROM company_first_days AS f
   CROSS JOIN last_day AS l
-  CROSS JOIN UNNEST(GENERATE_SERIES(f.first_service_date, l.last_service_date, INTERVAL 1 DAY)) AS t(day)
+  CROSS JOIN UNNEST(GENERATE_SERIES(f.first_service_date, l.last_service_date, INTERVAL '1' DAY)) AS t(day)
 ), daily_costs AS (
   /* Calendar x daily cost: one-to-one on (company_ein, day); days without claims cost zero. */
   SELECT
@@ -84,6 +88,6 @@ SELECT
   w.window_end::DATE AS window_end
 FROM windows AS w
 WHERE
-  DATE_DIFF('day', w.first_service_date, w.window_end) >= 179
+  DATE_DIFF('DAY', w.first_service_date, w.window_end) >= 179
   AND w.prior_90d_cost > 0
   AND w.current_90d_cost > 3 * w.prior_90d_cost

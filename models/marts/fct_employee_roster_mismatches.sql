@@ -1,12 +1,28 @@
 MODEL (
   name marts.fct_employee_roster_mismatches,
   kind VIEW,
-  grain (company_ein),
+  grain (
+    company_ein
+  ),
   audits (
-    unique_values(columns := (company_ein)),
-    not_null(columns := (company_ein, observed_headcount, mismatch_type, severity, enrichment_status)),
-    accepted_values(column := mismatch_type, is_in := ('unknown_company', 'enrichment_unavailable', 'no_expectation', 'ok', 'headcount_mismatch', 'missing_roster')),
-    accepted_values(column := severity, is_in := ('none', 'low', 'medium', 'high', 'critical'))
+    unique_values(columns := (
+      company_ein
+    )),
+    not_null(
+      columns := (company_ein, observed_headcount, mismatch_type, severity, enrichment_status)
+    ),
+    accepted_values(
+      "column" := mismatch_type,
+      is_in := (
+        'unknown_company',
+        'enrichment_unavailable',
+        'no_expectation',
+        'ok',
+        'headcount_mismatch',
+        'missing_roster'
+      )
+    ),
+    accepted_values("column" := severity, is_in := ('none', 'low', 'medium', 'high', 'critical'))
   ),
   description 'Expected vs observed headcount per company as of date D (SPEC §3): one row per company in company_lookup.json or resolved on a current employee record. D is the latest employees delivery date, or BENEFITS_ROSTER_AS_OF (then only records delivered on or before D count).',
   column_descriptions (
@@ -24,7 +40,7 @@ MODEL (
 
 WITH as_of AS (
   SELECT
-    COALESCE(CAST(@VAR('roster_as_of') AS DATE), MAX(f.delivery_date)) AS as_of_date
+    COALESCE(@VAR('roster_as_of')::DATE, MAX(f.delivery_date)) AS as_of_date
   FROM staging.stg_delivery_files AS f
   WHERE
     f.source = 'employees'

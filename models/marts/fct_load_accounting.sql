@@ -3,11 +3,15 @@
 MODEL (
   name marts.fct_load_accounting,
   kind VIEW,
-  grain (source_file),
+  grain (
+    source_file
+  ),
   audits (
-    unique_values(columns := (source_file)),
+    unique_values(columns := (
+      source_file
+    )),
     not_null(columns := (source, source_file, delivery_date, raw_rows)),
-    accepted_values(column := source, is_in := ('employees', 'plans', 'claims')),
+    accepted_values("column" := source, is_in := ('employees', 'plans', 'claims')),
     load_conservation()
   ),
   description 'One row per delivery file proving that no raw row is lost (SPEC §2, §3): raw_rows = staged_rows + duplicate_rows + quarantined_rows, with a count per reject reason.',

@@ -1,7 +1,9 @@
 MODEL (
   name marts.fct_plan_gaps,
   kind FULL,
-  signals (delivery_ready(source := 'plans')),
+  signals (
+    delivery_ready(source := 'plans')
+  ),
   grain (company_ein, plan_type, gap_start),
   audits (
     unique_combination_of_columns(columns := (company_ein, plan_type, gap_start)),
@@ -45,9 +47,11 @@ SELECT
   p.plan_type::TEXT AS plan_type,
   p.carrier_before::TEXT AS carrier_before,
   p.carrier_after::TEXT AS carrier_after,
-  (DATE_DIFF('day', p.previous_end, p.next_start) - 1)::BIGINT AS gap_length_days,
-  CAST(p.previous_end + INTERVAL 1 DAY AS DATE) AS gap_start,
-  CAST(p.next_start - INTERVAL 1 DAY AS DATE) AS gap_end
+  (
+    DATE_DIFF('DAY', p.previous_end, p.next_start) - 1
+  )::BIGINT AS gap_length_days,
+  CAST(p.previous_end + INTERVAL '1' DAY AS DATE) AS gap_start,
+  CAST(p.next_start - INTERVAL '1' DAY AS DATE) AS gap_end
 FROM island_pairs AS p
 WHERE
   NOT p.next_start IS NULL

@@ -4,13 +4,17 @@ MODEL (
   kind SEED (
     path '../../seeds/carrier_aliases.csv'
   ),
-  grain (alias),
+  grain (
+    alias
+  ),
   columns (
-    alias VARCHAR,
-    carrier_name VARCHAR
+    alias TEXT,
+    carrier_name TEXT
   ),
   audits (
-    unique_values(columns := (alias)),
+    unique_values(columns := (
+      alias
+    )),
     not_null(columns := (alias, carrier_name))
   )
-);
+)

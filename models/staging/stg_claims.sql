@@ -5,14 +5,16 @@ MODEL (
   kind INCREMENTAL_BY_TIME_RANGE (
     time_column _delivery_date
   ),
-  signals (delivery_ready(source := 'claims')),
+  signals (
+    delivery_ready(source := 'claims')
+  ),
   grain (claim_id, _delivery_date),
   audits (
     unique_combination_of_columns(columns := (claim_id, _delivery_date)),
     not_null(columns := (claim_id, company_ein, claim_type, service_date, amount)),
-    accepted_values(column := claim_type, is_in := ('medical', 'dental', 'vision', 'pharmacy')),
-    accepted_range(column := amount, min_v := 0, max_v := 1000000),
-    no_future_dates(column := service_date)
+    accepted_values("column" := claim_type, is_in := ('medical', 'dental', 'vision', 'pharmacy')),
+    accepted_range("column" := amount, min_v := 0, max_v := 1000000),
+    no_future_dates("column" := service_date)
   )
 );
 

@@ -9,15 +9,34 @@ MODEL (
   kind INCREMENTAL_BY_TIME_RANGE (
     time_column _delivery_date
   ),
-  signals (delivery_ready(source := 'claims')),
-  tags (landing),
+  signals (
+    delivery_ready(source := 'claims')
+  ),
+  tags (
+    landing
+  ),
   grain (_source_file, _row_number),
   audits (
     unique_combination_of_columns(columns := (_source_file, _row_number)),
     not_null(columns := (_source_file, _delivery_date, _row_number, _row_status)),
-    accepted_values(column := _row_status, is_in := ('staged', 'duplicate', 'quarantined')),
-    accepted_values(column := _reject_reason, is_in := ('conflicting_duplicate', 'missing_claim_id', 'invalid_ein', 'unknown_claim_type', 'missing_service_date', 'invalid_service_date', 'future_service_date', 'missing_amount', 'invalid_amount', 'negative_amount', 'amount_too_large')),
-    no_future_dates(column := _delivery_date)
+    accepted_values("column" := _row_status, is_in := ('staged', 'duplicate', 'quarantined')),
+    accepted_values(
+      "column" := _reject_reason,
+      is_in := (
+        'conflicting_duplicate',
+        'missing_claim_id',
+        'invalid_ein',
+        'unknown_claim_type',
+        'missing_service_date',
+        'invalid_service_date',
+        'future_service_date',
+        'missing_amount',
+        'invalid_amount',
+        'negative_amount',
+        'amount_too_large'
+      )
+    ),
+    no_future_dates("column" := _delivery_date)
   )
 );
 
@@ -73,7 +92,9 @@ WITH landed AS (
     k.service_date,
     k.amount,
     k.t_claim_id,
-    (NOT r.t_claim_id IS NULL OR k.t_claim_id IS NULL) AS in_group
+    (
+      NOT r.t_claim_id IS NULL OR k.t_claim_id IS NULL
+    ) AS in_group
   FROM keyed AS k
   LEFT JOIN repeated_keys AS r
     ON r._source_file = k._source_file AND r.t_claim_id = k.t_claim_id
@@ -92,14 +113,7 @@ WITH landed AS (
     g.amount,
     g.t_claim_id,
     ROW_NUMBER() OVER (
-      PARTITION BY
-        g._source_file,
-        @blank_as_null(g.claim_id),
-        @blank_as_null(g.person_id),
-        @blank_as_null(g.company_ein),
-        @blank_as_null(g.claim_type),
-        @blank_as_null(g.service_date),
-        @blank_as_null(g.amount)
+      PARTITION BY g._source_file, @blank_as_null(g.claim_id), @blank_as_null(g.person_id), @blank_as_null(g.company_ein), @blank_as_null(g.claim_type), @blank_as_null(g.service_date), @blank_as_null(g.amount)
       ORDER BY g._row_number
     ) AS copy_number
   FROM grouped AS g
@@ -196,7 +210,8 @@ WITH landed AS (
       THEN 'missing_claim_id'
       WHEN p.company_ein IS NULL
       THEN 'invalid_ein'
-      WHEN p.claim_type IS NULL OR NOT p.claim_type IN ('medical', 'dental', 'vision', 'pharmacy')
+      WHEN p.claim_type IS NULL
+      OR NOT p.claim_type IN ('medical', 'dental', 'vision', 'pharmacy')
       THEN 'unknown_claim_type'
       WHEN p.service_date_text IS NULL
       THEN 'missing_service_date'

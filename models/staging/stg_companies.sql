@@ -3,10 +3,16 @@
 MODEL (
   name staging.stg_companies,
   kind FULL,
-  grain (company_ein),
+  grain (
+    company_ein
+  ),
   audits (
-    not_null(columns := (company_ein)),
-    unique_values(columns := (company_ein))
+    not_null(columns := (
+      company_ein
+    )),
+    unique_values(columns := (
+      company_ein
+    ))
   )
 );
 

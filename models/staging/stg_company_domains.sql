@@ -6,8 +6,9 @@ MODEL (
   audits (
     not_null(columns := (company_ein, email_domain)),
     unique_combination_of_columns(columns := (company_ein, email_domain)),
-    /* a domain listed by two companies: its employees resolve to the first (DESIGN) */
-    unique_values_non_blocking(columns := (email_domain))
+    unique_values_non_blocking(columns := (
+      email_domain
+    )) /* a domain listed by two companies: its employees resolve to the first (DESIGN) */
   )
 );
 
@@ -16,4 +17,4 @@ SELECT DISTINCT
   LOWER(TRIM(d.domain))::TEXT AS email_domain
 FROM @company_domains() AS d
 WHERE
-  NULLIF(TRIM(d.domain), '') IS NOT NULL
+  NOT NULLIF(TRIM(d.domain), '') IS NULL

@@ -2,9 +2,13 @@
 MODEL (
   name staging.stg_delivery_files,
   kind VIEW,
-  grain (source_file),
+  grain (
+    source_file
+  ),
   audits (
-    unique_values(columns := (source_file))
+    unique_values(columns := (
+      source_file
+    ))
   )
 );
 

@@ -5,7 +5,9 @@ MODEL (
   kind INCREMENTAL_BY_TIME_RANGE (
     time_column _delivery_date
   ),
-  signals (delivery_ready(source := 'employees')),
+  signals (
+    delivery_ready(source := 'employees')
+  ),
   grain (person_id, _delivery_date),
   audits (
     unique_combination_of_columns(columns := (person_id, _delivery_date)),

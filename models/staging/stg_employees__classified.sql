@@ -6,15 +6,27 @@ MODEL (
   kind INCREMENTAL_BY_TIME_RANGE (
     time_column _delivery_date
   ),
-  signals (delivery_ready(source := 'employees')),
-  tags (landing),
+  signals (
+    delivery_ready(source := 'employees')
+  ),
+  tags (
+    landing
+  ),
   grain (_source_file, _row_number),
   audits (
     unique_combination_of_columns(columns := (_source_file, _row_number)),
     not_null(columns := (_source_file, _delivery_date, _row_number, _row_status)),
-    accepted_values(column := _row_status, is_in := ('staged', 'duplicate', 'quarantined')),
-    accepted_values(column := _reject_reason, is_in := ('conflicting_duplicate', 'missing_person_id', 'missing_start_date', 'invalid_start_date')),
-    no_future_dates(column := _delivery_date)
+    accepted_values("column" := _row_status, is_in := ('staged', 'duplicate', 'quarantined')),
+    accepted_values(
+      "column" := _reject_reason,
+      is_in := (
+        'conflicting_duplicate',
+        'missing_person_id',
+        'missing_start_date',
+        'invalid_start_date'
+      )
+    ),
+    no_future_dates("column" := _delivery_date)
   )
 );
 
@@ -46,15 +58,7 @@ WITH landed AS (
     l.start_date,
     l.notes,
     ROW_NUMBER() OVER (
-      PARTITION BY
-        l._source_file,
-        @blank_as_null(l.person_id),
-        @blank_as_null(l.full_name),
-        @blank_as_null(l.email),
-        @blank_as_null(l.title),
-        @blank_as_null(l.company_ein),
-        @blank_as_null(l.start_date),
-        @blank_as_null(l.notes)
+      PARTITION BY l._source_file, @blank_as_null(l.person_id), @blank_as_null(l.full_name), @blank_as_null(l.email), @blank_as_null(l.title), @blank_as_null(l.company_ein), @blank_as_null(l.start_date), @blank_as_null(l.notes)
       ORDER BY l._row_number
     ) AS copy_number
   FROM landed AS l
@@ -87,7 +91,7 @@ WITH landed AS (
     CASE
       WHEN p.copy_number > 1
       THEN NULL
-      WHEN p.person_id IS NOT NULL
+      WHEN NOT p.person_id IS NULL
       AND SUM(CASE WHEN p.copy_number = 1 THEN 1 ELSE 0 END) OVER (PARTITION BY p._source_file, p.person_id) > 1
       THEN 'conflicting_duplicate'
       WHEN p.person_id IS NULL

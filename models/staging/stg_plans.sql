@@ -5,12 +5,14 @@ MODEL (
   kind INCREMENTAL_BY_TIME_RANGE (
     time_column _delivery_date
   ),
-  signals (delivery_ready(source := 'plans')),
+  signals (
+    delivery_ready(source := 'plans')
+  ),
   grain (plan_id, _delivery_date),
   audits (
     unique_combination_of_columns(columns := (plan_id, _delivery_date)),
     not_null(columns := (plan_id, company_ein, plan_type, start_date)),
-    accepted_values(column := plan_type, is_in := ('medical', 'dental', 'vision'))
+    accepted_values("column" := plan_type, is_in := ('medical', 'dental', 'vision'))
   )
 );
 

@@ -6,15 +6,31 @@ MODEL (
   kind INCREMENTAL_BY_TIME_RANGE (
     time_column _delivery_date
   ),
-  signals (delivery_ready(source := 'plans')),
-  tags (landing),
+  signals (
+    delivery_ready(source := 'plans')
+  ),
+  tags (
+    landing
+  ),
   grain (_source_file, _row_number),
   audits (
     unique_combination_of_columns(columns := (_source_file, _row_number)),
     not_null(columns := (_source_file, _delivery_date, _row_number, _row_status)),
-    accepted_values(column := _row_status, is_in := ('staged', 'duplicate', 'quarantined')),
-    accepted_values(column := _reject_reason, is_in := ('conflicting_duplicate', 'missing_plan_id', 'invalid_ein', 'unknown_plan_type', 'missing_start_date', 'invalid_start_date', 'invalid_end_date', 'end_before_start')),
-    no_future_dates(column := _delivery_date)
+    accepted_values("column" := _row_status, is_in := ('staged', 'duplicate', 'quarantined')),
+    accepted_values(
+      "column" := _reject_reason,
+      is_in := (
+        'conflicting_duplicate',
+        'missing_plan_id',
+        'invalid_ein',
+        'unknown_plan_type',
+        'missing_start_date',
+        'invalid_start_date',
+        'invalid_end_date',
+        'end_before_start'
+      )
+    ),
+    no_future_dates("column" := _delivery_date)
   )
 );
 
@@ -44,14 +60,7 @@ WITH landed AS (
     l.start_date,
     l.end_date,
     ROW_NUMBER() OVER (
-      PARTITION BY
-        l._source_file,
-        @blank_as_null(l.plan_id),
-        @blank_as_null(l.company_ein),
-        @blank_as_null(l.plan_type),
-        @blank_as_null(l.carrier_name),
-        @blank_as_null(l.start_date),
-        @blank_as_null(l.end_date)
+      PARTITION BY l._source_file, @blank_as_null(l.plan_id), @blank_as_null(l.company_ein), @blank_as_null(l.plan_type), @blank_as_null(l.carrier_name), @blank_as_null(l.start_date), @blank_as_null(l.end_date)
       ORDER BY l._row_number
     ) AS copy_number
   FROM landed AS l
@@ -83,7 +92,7 @@ WITH landed AS (
     CASE
       WHEN p.copy_number > 1
       THEN NULL
-      WHEN p.plan_id IS NOT NULL
+      WHEN NOT p.plan_id IS NULL
       AND SUM(CASE WHEN p.copy_number = 1 THEN 1 ELSE 0 END) OVER (PARTITION BY p._source_file, p.plan_id) > 1
       THEN 'conflicting_duplicate'
       WHEN p.plan_id IS NULL

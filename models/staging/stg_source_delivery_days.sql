@@ -6,15 +6,29 @@
    lists them with the restatement command that loads them. */
 MODEL (
   name staging.stg_@{source}__delivery_days,
-  blueprints ((source := 'employees'), (source := 'plans'), (source := 'claims')),
+  blueprints ((
+      source := 'employees'
+    ), (
+      source := 'plans'
+    ), (
+      source := 'claims'
+  )),
   kind INCREMENTAL_BY_TIME_RANGE (
     time_column delivery_date
   ),
-  signals (delivery_ready(source := @source)),
-  tags (landing),
-  grain (delivery_date),
+  signals (
+    delivery_ready(source := @source)
+  ),
+  tags (
+    landing
+  ),
+  grain (
+    delivery_date
+  ),
   audits (
-    unique_values(columns := (delivery_date)),
+    unique_values(columns := (
+      delivery_date
+    )),
     not_null(columns := (source, delivery_date, has_file))
   )
 );

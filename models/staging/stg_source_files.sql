@@ -4,17 +4,31 @@
    Per source, so each source's days wait for that source's own late files (signal). */
 MODEL (
   name staging.stg_@{source}__files,
-  blueprints ((source := 'employees'), (source := 'plans'), (source := 'claims')),
+  blueprints ((
+      source := 'employees'
+    ), (
+      source := 'plans'
+    ), (
+      source := 'claims'
+  )),
   kind INCREMENTAL_BY_TIME_RANGE (
     time_column delivery_date
   ),
-  signals (delivery_ready(source := @source)),
-  tags (landing),
-  grain (source_file),
+  signals (
+    delivery_ready(source := @source)
+  ),
+  tags (
+    landing
+  ),
+  grain (
+    source_file
+  ),
   audits (
-    unique_values(columns := (source_file)),
+    unique_values(columns := (
+      source_file
+    )),
     not_null(columns := (source, source_file, delivery_date, raw_rows)),
-    no_future_dates(column := delivery_date)
+    no_future_dates("column" := delivery_date)
   )
 );
 
