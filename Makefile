@@ -38,13 +38,15 @@ pytest: setup  ## pytest: package, generator and integration tests
 
 test: unit pytest  ## everything CI runs
 
-lint: setup  ## ruff + sqlmesh linter + format check
+lint: setup  ## ruff (lint + format check), sqlmesh lint, sqlmesh format --check (models, audits)
 	$(BIN)/ruff check benefits_mesh macros signals linter tests config.py
 	$(BIN)/ruff format --check benefits_mesh macros signals linter tests config.py
 	$(SQLMESH) lint
+	$(SQLMESH) format --check
 
-fmt: setup
+fmt: setup  ## format the Python (ruff format) and the SQL models and audits (sqlmesh format)
 	$(BIN)/ruff format benefits_mesh macros signals linter tests config.py
+	$(SQLMESH) format
 
 $(UI_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,ui]'
