@@ -1,6 +1,6 @@
 # benefits-mesh: every step from a fresh clone with only Python 3.11 lives here.
-# Configuration comes from the environment (see README): BENEFITS_DATA_DIR, BENEFITS_WAREHOUSE,
-# BENEFITS_START.
+# Configuration: config.yaml, driven by BENEFITS_* environment variables (README). Recipes run in
+# this folder, where config.yaml's relative paths belong, so `make -C <project>` works from anywhere.
 
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV   := .venv
@@ -22,7 +22,7 @@ setup: $(STAMP)  ## create .venv and install the project (idempotent)
 
 run: setup  ## plan + apply prod, run (loads every file landed since), then print a summary
 	$(SQLMESH) plan --auto-apply --no-prompts --skip-tests
-	$(SQLMESH) run
+	$(BIN)/benefits-mesh run
 	$(BIN)/benefits-mesh summary
 
 REVIEW_ENV ?= dev
@@ -39,13 +39,13 @@ pytest: setup  ## pytest: package, generator and integration tests
 test: unit pytest  ## everything CI runs
 
 lint: setup  ## ruff (lint + format check), sqlmesh lint, sqlmesh format --check (models, audits)
-	$(BIN)/ruff check benefits_mesh macros signals linter tests config.py
-	$(BIN)/ruff format --check benefits_mesh macros signals linter tests config.py
+	$(BIN)/ruff check benefits_mesh macros signals linter materializations tests
+	$(BIN)/ruff format --check benefits_mesh macros signals linter materializations tests
 	$(SQLMESH) lint
 	$(SQLMESH) format --check
 
 fmt: setup  ## format the Python (ruff format) and the SQL models and audits (sqlmesh format)
-	$(BIN)/ruff format benefits_mesh macros signals linter tests config.py
+	$(BIN)/ruff format benefits_mesh macros signals linter materializations tests
 	$(SQLMESH) format
 
 $(UI_STAMP): $(STAMP)

@@ -25,7 +25,6 @@ import json
 import os
 import platform
 import re
-import runpy
 import shutil
 import statistics
 import subprocess
@@ -170,7 +169,10 @@ HANDWRITTEN_FIGURES = {
 
 def duckdb_settings(project: Path) -> dict:
     """The project's DuckDB ``connector_config`` (memory limit...), for the handwritten side too."""
-    config = runpy.run_path(str(project / "config.py"))["config"]
+    from sqlmesh.core.config import Config
+    from sqlmesh.core.config.loader import load_config_from_paths
+
+    config = load_config_from_paths(Config, project_paths=[project / "config.yaml"])
     return dict(config.gateways[config.default_gateway].connection.connector_config)
 
 
@@ -396,7 +398,7 @@ def fingerprint(project: Path) -> str:
         for path in sorted((project / folder).rglob("*")):
             if path.is_file() and path.suffix in {".sql", ".py", ".csv", ".yaml"}:
                 digest.update(path.relative_to(project).as_posix().encode() + path.read_bytes())
-    digest.update((project / "config.py").read_bytes())
+    digest.update((project / "config.yaml").read_bytes())
     return digest.hexdigest()[:12]
 
 

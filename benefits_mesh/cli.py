@@ -7,7 +7,7 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from benefits_mesh import warehouse
+from benefits_mesh import settings, warehouse
 from benefits_mesh.inventory import UnknownEnvironment
 from benefits_mesh.landing import LandingFileError
 from benefits_mesh.settings import SettingError, data_dir, warehouse_path
@@ -269,6 +269,12 @@ def cmd_freshness(args: argparse.Namespace) -> int:
     return max(row["status"] for row in report)
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from benefits_mesh.runtime import sqlmesh_command
+
+    return sqlmesh_command(["run", *args.sqlmesh_args])
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     from benefits_mesh.runtime import serve_ui
 
@@ -336,6 +342,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     enr.add_argument("--env", default="prod", help="SQLMesh environment (default prod)")
     enr.set_defaults(func=cmd_enrichment)
+
+    run = commands.add_parser(
+        "run",
+        help="`sqlmesh run` on the project (same options), waiting for a warehouse another "
+        "process holds (the UI answering a request, a plan) instead of failing",
+    )
+    run.add_argument("sqlmesh_args", nargs=argparse.REMAINDER, help="options of `sqlmesh run`")
+    run.set_defaults(func=cmd_run)
 
     ui = commands.add_parser(
         "ui",
@@ -466,6 +480,9 @@ def _known_cause(exc: BaseException) -> BaseException | None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        # config.yaml's paths are relative to the current folder: every SQLMesh context and
+        # command this process opens gets absolute ones, so benefits-mesh works from anywhere
+        settings.pin_paths()
         return args.func(args)
     except Exception as exc:
         # a busy warehouse, a landing root or file, a configuration variable: one line naming

@@ -1,4 +1,5 @@
-"""The landing report at the end of every ``sqlmesh run``: a SQLMesh notification target.
+"""The landing report at the end of every ``sqlmesh run``: a SQLMesh notification target
+(registered for every notification by ``benefits_mesh.runtime``: config.yaml cannot name it).
 
 At the start of every run and plan application it also checks the landing root and the
 reference file (:func:`preflight`), so that a missing root fails in one line before anything.
@@ -18,15 +19,8 @@ import typing as t
 
 from sqlmesh.core.notification_target import GenericNotificationTarget, NotificationEvent
 
-#: The warehouse connection of config.py (a SQLMesh connection config), set by config.py.
-_connection: dict[str, t.Any] = {}
 #: The environment of the run in progress (run_start), for run_failure, which does not name it.
 _environment: dict[str, str] = {}
-
-
-def use_connection(connection: t.Any) -> None:
-    """Register the gateway's connection config (its adapter is shared with the run)."""
-    _connection["config"] = connection
 
 
 class LandingReport(GenericNotificationTarget):
@@ -42,8 +36,7 @@ class LandingReport(GenericNotificationTarget):
     )
 
     def notify_run_start(self, environment: str, *args: t.Any, **kwargs: t.Any) -> None:
-        _environment["name"] = environment
-        preflight()
+        run_started(environment)
 
     def notify_apply_start(self, *args: t.Any, **kwargs: t.Any) -> None:
         preflight()
@@ -56,6 +49,12 @@ class LandingReport(GenericNotificationTarget):
 
     def send(self, *args: t.Any, **kwargs: t.Any) -> None:  # nothing else is sent
         pass
+
+
+def run_started(environment: str) -> None:
+    """A run of ``environment`` starts: remember it (run_failure does not name it), preflight."""
+    _environment["name"] = environment
+    preflight()
 
 
 def preflight() -> None:
@@ -81,8 +80,10 @@ def report(environment: str) -> None:
 
     console = get_console()
     try:
-        config = _connection.get("config")
-        fetch = config.create_engine_adapter().fetchall if config is not None else None
+        from benefits_mesh.runtime import warehouse_adapter
+
+        adapter = warehouse_adapter()
+        fetch = adapter.fetchall if adapter is not None else None
         entries = inventory(fetch, env=environment)
     except Exception as exc:  # noqa: BLE001 - a report must never fail the run
         console.log_warning(escape(f"landing report skipped: {type(exc).__name__}: {exc}"))

@@ -1,6 +1,7 @@
 """Process set-up for every SQLMesh command (issue 15, "Output and operations"): the one module
-that reaches into SQLMesh's internals. ``config.py`` calls :func:`prepare` first, so it runs in
-every ``sqlmesh`` command and in every ``Context`` the project's own commands open.
+that reaches into SQLMesh's internals. SQLMesh imports ``macros/project_setup.py`` when it loads
+the project, before it opens the warehouse, and that calls :func:`prepare`: so it runs in every
+``sqlmesh`` command, in ``sqlmesh ui`` and in every ``Context`` the project's own commands open.
 
 What it does, in this order:
 
@@ -10,7 +11,7 @@ What it does, in this order:
    Only files and folders the project owns are touched: never the folder a user put the
    warehouse in (it may be shared, e.g. ``/tmp``), except the default ``.warehouse``.
 2. **Logs in the project.** SQLMesh's CLI opens its log file under ``logs/`` of the *current*
-   directory before it reads ``config.py``. Unless ``--log-file-dir`` was given, the open log
+   directory before it loads the project. Unless ``--log-file-dir`` was given, the open log
    file is moved to ``<project>/logs`` and the handler reopened there (appending); the ``logs/``
    folder SQLMesh just made in the current directory is removed when left empty. SQLMesh's own
    pruning then looks in the wrong folder, so the newest 20 logs are kept here (and every log
@@ -33,6 +34,11 @@ What it does, in this order:
    opened per request: when no request and no plan of the UI is working, the UI's DuckDB
    connection is closed, so `sqlmesh run`, `make run` and `benefits-mesh` commands get the
    lock (each waits at most one request's time) and the UI reads their new data afterwards.
+6. **What config.yaml cannot say.** The BENEFITS_* variables are checked once, each bad one
+   in one line naming it; a relative warehouse path from a command started outside the project
+   folder is refused (SQLMesh would create a second warehouse there); the landing report
+   (``benefits_mesh/notify.py``) receives every SQLMesh notification, as a notification target
+   config.yaml has no type for.
 
 Nothing here imports SQLMesh at module level: ``benefits-mesh`` commands import
 :func:`fail` without paying for SQLMesh.
@@ -52,6 +58,7 @@ from pathlib import Path
 import duckdb
 
 from benefits_mesh import settings
+from benefits_mesh.settings import SettingError
 from benefits_mesh.text import printable
 from benefits_mesh.warehouse import WarehouseBusyError, wait_for_lock
 
@@ -75,15 +82,57 @@ _CSV_FILE = re.compile(r"^\s*file = (.+?)\s*$", re.MULTILINE)
 
 
 def prepare() -> None:
-    """Set up this process for a SQLMesh command on the project (idempotent; see module doc)."""
+    """Set up this process for a SQLMesh command on the project (idempotent; see module doc).
+    Called when SQLMesh loads the project (macros/project_setup.py), before it opens the
+    warehouse or runs anything."""
     os.umask(UMASK)
-    warehouse = settings.warehouse_path()
+    try:
+        warehouse = _settings()
+    except SettingError as error:
+        fail(error)
     _move_log_file(settings.project_root() / LOG_DIR)
     _tighten(warehouse)
     _install_connection_guard()
     _install_console_glue()
+    _install_landing_report()
     if _needs_warehouse():
+        _check_working_folder(warehouse)
+        warehouse.parent.mkdir(parents=True, exist_ok=True)  # DuckDB does not make folders
         probe(warehouse)
+    if _cli_command() == "run":
+        # `sqlmesh run` imports this project's code only after it announced the run (run_start),
+        # so the landing report's preflight runs here, still before any signal or model
+        from benefits_mesh import notify
+
+        notify.run_started(_cli_param("environment") or "prod")
+
+
+def _settings() -> Path:
+    """Every BENEFITS_* variable config.yaml reads, checked once (a SettingError names a bad
+    one; SQLMesh would report it inside a long trace, or not at all); the warehouse path."""
+    settings.start_date()
+    settings.memory_limit()
+    settings.roster_as_of()
+    settings.enrichment_provider()
+    return settings.warehouse_path()
+
+
+def _check_working_folder(warehouse: Path) -> None:
+    """A relative warehouse path (the default) is read by SQLMesh against the current folder:
+    started elsewhere, `sqlmesh -p <project>` would create a second, empty warehouse there with
+    fresh state. Refused in one line instead."""
+    if not settings.relative_to_project("BENEFITS_WAREHOUSE", settings.DEFAULT_WAREHOUSE):
+        return
+    if Path.cwd().resolve() == settings.project_root():
+        return
+    fail(
+        SettingError(
+            f"the warehouse path is relative and sqlmesh reads it against the current folder "
+            f"({Path.cwd()}), not the project's ({warehouse}): run sqlmesh from "
+            f"{settings.project_root()}, or set BENEFITS_WAREHOUSE to an absolute path "
+            "(`make` and `benefits-mesh` work from any folder)"
+        )
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -237,6 +286,24 @@ def fail(error: BaseException) -> None:
     raise error
 
 
+def _cli_command() -> str | None:
+    """The `sqlmesh` subcommand this process runs (``run``, ``plan``...), None elsewhere."""
+    if not _in_sqlmesh_cli():
+        return None
+    import click
+
+    ctx = click.get_current_context()
+    return ctx.invoked_subcommand if ctx.parent is None else ctx.command.name
+
+
+def _cli_param(name: str):
+    """A parameter of the running `sqlmesh` subcommand (None when absent)."""
+    import click
+
+    ctx = click.get_current_context(silent=True)
+    return ctx.params.get(name) if ctx is not None and ctx.parent is not None else None
+
+
 def _needs_warehouse() -> bool:
     """False for the `sqlmesh` commands that run without the warehouse, which a busy warehouse
     must not stop: format, lint and test (the unit tests run in memory: measured, they pass
@@ -244,11 +311,13 @@ def _needs_warehouse() -> bool:
     Context later, outside this CLI callback; the connection guard covers it)."""
     if not _in_sqlmesh_cli():
         return True
-    import click
     from sqlmesh.cli.main import LOCAL_ONLY_COMMANDS, OPTIONAL_LOCAL_COMMANDS, SKIP_CONTEXT_COMMANDS
 
-    command = click.get_current_context().invoked_subcommand
-    return command not in {*LOCAL_ONLY_COMMANDS, *OPTIONAL_LOCAL_COMMANDS, *SKIP_CONTEXT_COMMANDS}
+    return _cli_command() not in {
+        *LOCAL_ONLY_COMMANDS,
+        *OPTIONAL_LOCAL_COMMANDS,
+        *SKIP_CONTEXT_COMMANDS,
+    }
 
 
 def _opened_here(path: Path) -> bool:
@@ -295,6 +364,40 @@ def _install_connection_guard() -> None:
 
     guarded_factory._benefits_mesh = True
     BaseDuckDBConnectionConfig._connection_factory = property(guarded_factory)
+
+
+def warehouse_adapter():
+    """SQLMesh's engine adapter of the warehouse in this process (SQLMesh shares one per DuckDB
+    file), or None when no context has opened it."""
+    from sqlmesh.core.config.connection import BaseDuckDBConnectionConfig
+
+    target = settings.warehouse_path()
+    for key, adapter in BaseDuckDBConnectionConfig._data_file_to_adapter.items():
+        if Path(os.path.abspath(key)) == target:  # the key is config.yaml's path as written
+            return adapter
+    return None
+
+
+def _install_landing_report() -> None:
+    """Every SQLMesh notification also goes to the landing report (benefits_mesh/notify.py), a
+    notification target config.yaml cannot name (it only knows SQLMesh's own types)."""
+    from sqlmesh.core.notification_target import NotificationTargetManager
+
+    from benefits_mesh.notify import LandingReport
+
+    notify = NotificationTargetManager.notify
+    if getattr(notify, "_benefits_mesh", False):
+        return
+    report = LandingReport()
+
+    def notify_with_landing_report(self, event, *args, **kwargs):
+        notify(self, event, *args, **kwargs)
+        configured = self.notification_targets.get(event, ())
+        if event in report.notify_on and not any(isinstance(t, LandingReport) for t in configured):
+            self._get_notification_function(report, event)(*args, **kwargs)
+
+    notify_with_landing_report._benefits_mesh = True
+    NotificationTargetManager.notify = notify_with_landing_report
 
 
 # --------------------------------------------------------------------------------------------
@@ -452,6 +555,22 @@ def _summary(cause: BaseException, error_line: str) -> str:
     if not first or first in error_line:
         return f"{type(cause).__name__} (the error above)"
     return f"{type(cause).__name__}: {first}"
+
+
+def sqlmesh_command(args: list[str]) -> int:
+    """``sqlmesh -p <project> <args>`` in this process, with the glue set up first. Plain
+    ``sqlmesh run`` opens the warehouse (its janitor) before it imports any project code, so it
+    cannot wait for a warehouse another process holds at that moment; this can (DESIGN.md,
+    "config.yaml and the glue")."""
+    from sqlmesh.cli.main import cli
+
+    prepare()
+    try:
+        cli.main(args=["-p", str(settings.project_root()), *args], prog_name="sqlmesh")
+    except SystemExit as exit_:
+        code = exit_.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    return 0
 
 
 # --------------------------------------------------------------------------------------------

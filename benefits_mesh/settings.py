@@ -1,8 +1,11 @@
-"""Configuration read from the environment, resolved the same way from any working directory.
+"""Configuration read from the environment (the variables config.yaml and the code read).
 
-Every path-valued variable that is relative is resolved against the project root (the folder
-holding ``config.py``), never against the current directory, so ``sqlmesh -p <project>`` run
-from anywhere reads the same landing root and writes the same warehouse.
+A relative path in a path-valued variable is anchored to the project root (the folder holding
+``config.yaml``). SQLMesh itself resolves config.yaml's relative paths against the current
+folder, so both agree when commands run from the project folder (plain ``sqlmesh``, ``make``);
+``benefits-mesh`` makes the paths absolute for every SQLMesh context it opens
+(:func:`pin_paths`), and a ``sqlmesh`` command started elsewhere with a relative warehouse path
+stops with one line (``benefits_mesh.runtime``).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ DEFAULT_FILE_WAIT_DAYS = 30
 
 
 def project_root() -> Path:
-    """The folder holding config.py and models/."""
+    """The folder holding config.yaml and models/."""
     return Path(__file__).resolve().parent.parent
 
 
@@ -70,13 +73,35 @@ def warehouse_path() -> Path:
     return path
 
 
+def pin_paths() -> None:
+    """Set ``BENEFITS_WAREHOUSE`` and ``BENEFITS_DATA_DIR`` to their absolute paths in this
+    process's environment, so a SQLMesh context it opens (config.yaml resolves relative paths
+    against the current folder) and the commands it starts use the same files from any folder.
+    A variable set but empty is left as it is: it is an error where it is read."""
+    for name, default in (
+        ("BENEFITS_WAREHOUSE", DEFAULT_WAREHOUSE),
+        ("BENEFITS_DATA_DIR", DEFAULT_DATA_DIR),
+    ):
+        value = os.environ.get(name)
+        if value is None or value.strip():
+            os.environ[name] = str(_path_setting(name, default))
+
+
+def relative_to_project(name: str, default: str) -> bool:
+    """True when path variable ``name`` is unset (its default is relative) or relative."""
+    value = os.environ.get(name)
+    return not Path(default if value is None else value).is_absolute()
+
+
 def start_date() -> str:
     """First day of backfill: ``BENEFITS_START`` (ISO date, default covers the sample)."""
     value = os.environ.get("BENEFITS_START") or DEFAULT_START
     try:
         dt.date.fromisoformat(value)
     except ValueError as exc:
-        raise ValueError(f"BENEFITS_START must be an ISO date (YYYY-MM-DD), got {value!r}") from exc
+        raise SettingError(
+            f"BENEFITS_START must be an ISO date (YYYY-MM-DD), got {value!r}"
+        ) from exc
     return value
 
 
@@ -87,7 +112,7 @@ def roster_as_of() -> str | None:
         try:
             dt.date.fromisoformat(value)
         except ValueError as exc:
-            raise ValueError(f"BENEFITS_ROSTER_AS_OF must be an ISO date, got {value!r}") from exc
+            raise SettingError(f"BENEFITS_ROSTER_AS_OF must be an ISO date, got {value!r}") from exc
     return value
 
 
@@ -166,8 +191,20 @@ def freshness_hours(source: str) -> tuple[int, int]:
 
 
 def memory_limit() -> str:
-    """``BENEFITS_MEMORY_LIMIT``: DuckDB's memory limit (default ``6GB``; it spills beyond)."""
-    return os.environ.get("BENEFITS_MEMORY_LIMIT") or "6GB"
+    """``BENEFITS_MEMORY_LIMIT``: DuckDB's memory limit (default ``6GB``; it spills beyond),
+    checked by DuckDB itself (a value it refuses would fail every connection, which SQLMesh
+    reads as a warehouse without state)."""
+    import duckdb
+
+    value = os.environ.get("BENEFITS_MEMORY_LIMIT") or "6GB"
+    try:
+        duckdb.connect(":memory:", config={"memory_limit": value}).close()
+    except duckdb.Error as exc:
+        raise SettingError(
+            f"BENEFITS_MEMORY_LIMIT must be a size DuckDB understands (e.g. 6GB or 512MB), "
+            f"got {value!r}"
+        ) from exc
+    return value
 
 
 #: Row-count stability of the marts between runs (issue 6): a mart whose row count moved by

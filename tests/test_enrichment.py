@@ -593,9 +593,9 @@ def test_a_plan_changing_an_unrelated_model_requests_no_cached_company(base, ser
     # a copy of the project whose fct_plan_gaps changed (a breaking change, recomputed), planned
     # an hour after the first plan: cached ok / not_found companies are not requested again
     copy = tmp_path / "project"
-    for name in ("models", "macros", "signals", "seeds", "audits", "linter"):
+    for name in ("models", "macros", "materializations", "signals", "seeds", "audits", "linter"):
         shutil.copytree(PROJECT / name, copy / name)
-    for name in ("config.py", "external_models.yaml"):
+    for name in ("config.yaml", "external_models.yaml"):
         shutil.copyfile(PROJECT / name, copy / name)
     gaps = copy / "models" / "marts" / "fct_plan_gaps.sql"
     text = gaps.read_text()

@@ -238,7 +238,8 @@ def test_an_empty_path_variable_is_an_error_not_the_default(tmp_path, variable):
     default = PROJECT / ".warehouse" / "benefits.duckdb"
     default_before = default.stat().st_mtime_ns if default.exists() else None
     for command in (
-        [str(BIN / "sqlmesh"), "-p", str(PROJECT), "run"],
+        [str(BIN / "sqlmesh"), "-p", str(PROJECT), "plan", "--auto-apply", "--no-prompts"],
+        [str(BIN / "benefits-mesh"), "run"],
         [str(BIN / "benefits-mesh"), "late-files"],
     ):
         done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True)

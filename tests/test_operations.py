@@ -186,17 +186,23 @@ def _assert_one_busy_line(result, project, holder) -> None:
     assert "try again" in lines[0]
 
 
-@pytest.mark.parametrize(
-    "command", [("run",), ("plan", "--auto-apply", "--no-prompts", "--skip-tests")]
-)
-def test_busy_warehouse_is_one_line(planned, holder, command):
-    result = planned.sqlmesh(*command, check=False)
+def test_busy_warehouse_is_one_line(planned, holder):
+    result = planned.plan(check=False)
     _assert_one_busy_line(result, planned, holder)
     assert result.stdout.startswith("Error: warehouse ")
 
 
+def test_busy_warehouse_for_benefits_mesh_run_is_one_line(planned, holder):
+    """`benefits-mesh run` is `sqlmesh run` with the project's glue set up before SQLMesh opens
+    the warehouse (plain `sqlmesh run` opens it for its janitor before it imports any project
+    code: DESIGN.md, "config.yaml and the glue")."""
+    result = planned.cli("run")
+    _assert_one_busy_line(result, planned, holder)
+    assert result.stderr.startswith("benefits-mesh: warehouse ")
+
+
 def test_busy_warehouse_lost_after_the_probe_is_one_line(planned, holder):
-    """The race the probe cannot see: the lock is taken between config.py's probe and SQLMesh's
+    """The race the probe cannot see: the lock is taken between the glue's probe and SQLMesh's
     own open. The probe is switched off here; SQLMesh's real connection hits the real lock."""
     code = (
         "import sys\n"
@@ -207,7 +213,10 @@ def test_busy_warehouse_lost_after_the_probe_is_one_line(planned, holder):
         "cli()\n"
     )
     result = subprocess.run(
-        ["faketime", planned.clock, sys.executable, "-c", code, "-p", str(PROJECT), "run"],
+        [
+            *("faketime", planned.clock, sys.executable, "-c", code, "-p", str(PROJECT)),
+            *("plan", "--auto-apply", "--no-prompts", "--skip-tests"),
+        ],
         cwd=planned.root.parent,
         env=planned.env,
         capture_output=True,
@@ -235,8 +244,9 @@ def test_commands_wait_for_a_holder_that_lets_go(planned):
     (BENEFITS_LOCK_WAIT) and succeed, saying once on stderr whom they wait for."""
     waiting = dataclasses.replace(planned, extra_env={"BENEFITS_LOCK_WAIT": "60"})
     with holding(planned.warehouse, seconds=3) as process:
-        result = waiting.sqlmesh("run")
-    assert result.returncode == 0
+        result = waiting.cli("run")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Run finished for environment 'prod'" in result.stdout
     notice = [line for line in result.stderr.splitlines() if line.startswith("waiting for")]
     assert len(notice) == 1, result.stderr
     assert notice[0].startswith(
@@ -252,7 +262,7 @@ def test_commands_wait_for_a_holder_that_lets_go(planned):
 
 def test_busy_after_the_wait_is_one_error_line(planned, holder):
     waiting = dataclasses.replace(planned, extra_env={"BENEFITS_LOCK_WAIT": "1"})
-    result = waiting.sqlmesh("run", check=False)
+    result = waiting.plan(check=False)
     assert result.returncode != 0
     assert result.stderr.startswith("waiting for warehouse ")
     assert result.stdout.startswith("Error: warehouse ")

@@ -150,10 +150,10 @@ def _assert_identical(result: subprocess.CompletedProcess, models: list[str]) ->
 def legacy_prod(tmp_path: Path, faketime: str) -> CopiedProject:
     """A copy of the project in its legacy layout, built in prod on a small generated root."""
     copy = tmp_path / "project"
-    for name in ("models", "macros", "signals", "seeds", "audits", "linter"):
+    for name in ("models", "macros", "materializations", "signals", "seeds", "audits", "linter"):
         if (PROJECT / name).is_dir():
             shutil.copytree(PROJECT / name, copy / name)
-    shutil.copyfile(PROJECT / "config.py", copy / "config.py")
+    shutil.copyfile(PROJECT / "config.yaml", copy / "config.yaml")
     root = tmp_path / "root"
     generate(root, dt.date(2026, 3, 2), 6, 5, 100, 40, 3, 0.02, history_days=200, progress=False)
     project = CopiedProject(

@@ -1,0 +1,83 @@
+"""config.yaml is the configuration (issue 17): every setting from a BENEFITS_* variable through
+SQLMesh's env_var(), each bad value refused in one line, and a relative warehouse path from a
+command started outside the project folder refused instead of creating a second warehouse."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+
+import pytest
+from conftest import BIN, PROJECT
+
+CONFIG = PROJECT / "config.yaml"
+
+
+def test_config_yaml_is_the_only_configuration():
+    assert CONFIG.is_file()
+    assert not (PROJECT / "config.py").exists()
+    text = CONFIG.read_text()
+    assert "disable_anonymized_analytics: true" in text
+    # every variable config.yaml reads is documented in README's configuration table
+    variables = set(re.findall(r"env_var\('(BENEFITS_[A-Z_]+)'", text))
+    assert {"BENEFITS_WAREHOUSE", "BENEFITS_START", "BENEFITS_MEMORY_LIMIT"} <= variables
+    readme = (PROJECT / "README.md").read_text()
+    for name in variables:
+        assert f"| `{name}`" in readme, name
+
+
+def _sqlmesh(cwd, env_changes: dict[str, str | None], *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, SQLMESH__DISABLE_ANONYMIZED_ANALYTICS="1", COLUMNS="1000")
+    for name, value in env_changes.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return subprocess.run(
+        [str(BIN / "sqlmesh"), "-p", str(PROJECT), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("BENEFITS_START", "2026-13-01", "BENEFITS_START must be an ISO date (YYYY-MM-DD)"),
+        ("BENEFITS_WAREHOUSE", "", "BENEFITS_WAREHOUSE is set but empty"),
+        ("BENEFITS_MEMORY_LIMIT", "lots", "BENEFITS_MEMORY_LIMIT must be a size DuckDB"),
+        ("BENEFITS_ROSTER_AS_OF", "yesterday", "BENEFITS_ROSTER_AS_OF must be an ISO date"),
+        ("BENEFITS_ENRICHMENT", "ftp", "BENEFITS_ENRICHMENT must be file or http"),
+    ],
+)
+def test_a_bad_setting_is_one_line_naming_it(tmp_path, variable, value, message):
+    warehouse = tmp_path / "wh" / "warehouse.duckdb"
+    changes = {"BENEFITS_WAREHOUSE": str(warehouse), variable: value}
+    result = _sqlmesh(tmp_path, changes, "plan", "--no-prompts", "--skip-tests")
+    output = (result.stdout + result.stderr).strip()
+    assert result.returncode != 0
+    assert output.splitlines() == [f"Error: {output.removeprefix('Error: ')}"], output
+    assert message in output
+    assert not warehouse.exists()
+
+
+def test_a_relative_warehouse_from_another_folder_is_refused(tmp_path):
+    """SQLMesh reads config.yaml's relative paths against the current folder: `sqlmesh -p
+    <project> plan` from elsewhere would build a second, empty warehouse there."""
+    for changes in ({"BENEFITS_WAREHOUSE": None}, {"BENEFITS_WAREHOUSE": "wh/benefits.duckdb"}):
+        result = _sqlmesh(tmp_path, changes, "plan", "--no-prompts", "--skip-tests")
+        output = (result.stdout + result.stderr).strip()
+        assert result.returncode != 0
+        assert len(output.splitlines()) == 1, output
+        assert output.startswith("Error: the warehouse path is relative")
+        assert f"run sqlmesh from {PROJECT}" in output
+        assert list(tmp_path.iterdir()) == []  # no .warehouse, no logs left here
+
+
+def test_commands_without_the_warehouse_run_from_anywhere(tmp_path):
+    result = _sqlmesh(tmp_path, {"BENEFITS_WAREHOUSE": None}, "format", "--check")
+    assert result.returncode == 0, result.stdout + result.stderr
