@@ -320,18 +320,11 @@ def _needs_warehouse() -> bool:
     }
 
 
-def _opened_here(path: Path) -> bool:
-    """True when this process already holds the warehouse through SQLMesh (a second Context)."""
-    from sqlmesh.core.config.connection import BaseDuckDBConnectionConfig
-
-    return str(path) in BaseDuckDBConnectionConfig._data_file_to_adapter
-
-
 def probe(path: Path) -> None:
     """Open the warehouse for writing and close it at once: waits while another process holds it
     (``BENEFITS_LOCK_WAIT``) and fails in one line after that. A warehouse that does not exist
     yet is not created here."""
-    if not path.is_file() or _opened_here(path):
+    if not path.is_file() or warehouse_adapter(path) is not None:  # held by this process
         return
     try:
         wait_for_lock(lambda: duckdb.connect(str(path)).close(), path)
@@ -366,12 +359,12 @@ def _install_connection_guard() -> None:
     BaseDuckDBConnectionConfig._connection_factory = property(guarded_factory)
 
 
-def warehouse_adapter():
-    """SQLMesh's engine adapter of the warehouse in this process (SQLMesh shares one per DuckDB
-    file), or None when no context has opened it."""
+def warehouse_adapter(path: Path | None = None):
+    """SQLMesh's engine adapter of the warehouse (``path``, default the project's) in this
+    process (SQLMesh shares one per DuckDB file), or None when no context has made one."""
     from sqlmesh.core.config.connection import BaseDuckDBConnectionConfig
 
-    target = settings.warehouse_path()
+    target = path or settings.warehouse_path()
     for key, adapter in BaseDuckDBConnectionConfig._data_file_to_adapter.items():
         if Path(os.path.abspath(key)) == target:  # the key is config.yaml's path as written
             return adapter
