@@ -144,18 +144,17 @@ def planned(tmp_path_factory, faketime) -> Project:
 
 
 @contextlib.contextmanager
-def holding(warehouse: Path, seconds: float | None = None):
+def holding(warehouse: Path):
     """A second process holding the warehouse open for writing (as a plan, run or `sqlmesh ui`
-    does) until the block ends, or for ``seconds``."""
-    release = f"time.sleep({seconds})" if seconds is not None else "sys.stdin.read()"
+    does) until the block ends or its stdin is closed."""
     process = subprocess.Popen(
         [
             sys.executable,
             "-c",
-            "import sys, time, duckdb\n"
+            "import sys, duckdb\n"
             f"con = duckdb.connect({str(warehouse)!r})\n"
             "print('holding', flush=True)\n"
-            f"{release}\n",
+            "sys.stdin.read()\n",
         ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -239,25 +238,50 @@ def test_busy_warehouse_for_benefits_mesh_is_one_line(planned, holder):
     _assert_one_busy_line(result, planned, holder)
 
 
+def _wait_for_holder(project: Project, holder, *args: str) -> tuple[str, str, str]:
+    """Start `benefits-mesh args` while ``holder`` holds the warehouse, let the holder go once
+    the command says it waits (not after a fixed time: a loaded machine starts commands
+    slowly), and return (the waiting notice, stdout, stderr) of the finished command."""
+    clock = ["faketime", project.clock] if project.clock else []
+    command = subprocess.Popen(
+        [*clock, str(BIN / "benefits-mesh"), *args],
+        cwd=project.root.parent,
+        env=project.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    before: list[str] = []
+    for line in command.stderr:
+        if line.startswith("waiting for"):
+            notice = line.rstrip("\n")
+            break
+        before.append(line)
+    else:
+        command.wait(timeout=60)
+        pytest.fail(f"no waiting notice: {''.join(before)}")
+    holder.stdin.close()  # let go
+    stdout, rest = command.communicate(timeout=600)
+    assert command.returncode == 0, stdout + "".join(before) + rest
+    assert "waiting for" not in rest  # said once
+    return notice, stdout, "".join(before) + rest
+
+
 def test_commands_wait_for_a_holder_that_lets_go(planned):
     """The UI, a run or a summary holds the warehouse for a moment: the others wait for it
     (BENEFITS_LOCK_WAIT) and succeed, saying once on stderr whom they wait for."""
-    waiting = dataclasses.replace(planned, extra_env={"BENEFITS_LOCK_WAIT": "60"})
-    with holding(planned.warehouse, seconds=3) as process:
-        result = waiting.cli("run")
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "Run finished for environment 'prod'" in result.stdout
-    notice = [line for line in result.stderr.splitlines() if line.startswith("waiting for")]
-    assert len(notice) == 1, result.stderr
-    assert notice[0].startswith(
+    waiting = dataclasses.replace(planned, extra_env={"BENEFITS_LOCK_WAIT": "300"})
+    with holding(planned.warehouse) as process:
+        notice, stdout, _ = _wait_for_holder(waiting, process, "run")
+    assert "Run finished for environment 'prod'" in stdout
+    assert notice.startswith(
         f"waiting for warehouse {planned.warehouse}: its lock is held by PID {process.pid} ("
     )
-    assert notice[0].endswith("up to 60 s (BENEFITS_LOCK_WAIT)")
-    with holding(planned.warehouse, seconds=2):
-        summary = waiting.cli("summary")
-    assert summary.returncode == 0, summary.stderr
-    assert "fct_claims" in summary.stdout
-    assert summary.stderr.startswith("waiting for warehouse ")
+    assert notice.endswith("up to 300 s (BENEFITS_LOCK_WAIT)")
+    with holding(planned.warehouse) as process:
+        notice, stdout, _ = _wait_for_holder(waiting, process, "summary")
+    assert "fct_claims" in stdout
+    assert f"PID {process.pid}" in notice
 
 
 def test_busy_after_the_wait_is_one_error_line(planned, holder):
