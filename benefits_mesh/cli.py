@@ -483,6 +483,10 @@ def main(argv: list[str] | None = None) -> int:
         # config.yaml's paths are relative to the current folder: every SQLMesh context and
         # command this process opens gets absolute ones, so benefits-mesh works from anywhere
         settings.pin_paths()
+        if args.command not in ("run", "ui"):  # those log as SQLMesh's CLI and server do
+            from benefits_mesh.runtime import log_to_project
+
+            log_to_project(args.command)
         return args.func(args)
     except Exception as exc:
         # a busy warehouse, a landing root or file, a configuration variable: one line naming

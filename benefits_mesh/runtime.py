@@ -72,6 +72,8 @@ LOG_LIMIT = 20
 #: ... and every log written within this many seconds, whatever their number
 KEEP_RECENT_LOGS_SECONDS = 3600
 _LOG_PREFIX = "sqlmesh_"
+#: the log files of `benefits-mesh` commands, beside SQLMesh's
+_CLI_LOG_PREFIX = "benefits-mesh_"
 
 _CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
 _CSV_FILE = re.compile(r"^\s*file = (.+?)\s*$", re.MULTILINE)
@@ -165,7 +167,7 @@ def _tighten(warehouse: Path) -> None:
     logs = settings.project_root() / LOG_DIR
     if logs.is_dir():
         _chmod(logs, 0o700)
-        for child in logs.glob(f"{_LOG_PREFIX}*.log"):
+        for child in (*logs.glob(f"{_LOG_PREFIX}*.log"), *logs.glob(f"{_CLI_LOG_PREFIX}*.log")):
             _chmod(child, 0o600)
     for handler in _file_handlers():
         _chmod(Path(handler.baseFilename), 0o600)
@@ -244,10 +246,37 @@ def _remove_excess_logs(folder: Path) -> None:
         except FileNotFoundError:
             return now
 
-    logs = sorted(folder.glob(f"{_LOG_PREFIX}*.log"), key=written, reverse=True)
-    for path in logs[LOG_LIMIT:]:
-        if now - written(path) > KEEP_RECENT_LOGS_SECONDS:
-            path.unlink(missing_ok=True)
+    for prefix in (_LOG_PREFIX, _CLI_LOG_PREFIX):
+        logs = sorted(folder.glob(f"{prefix}*.log"), key=written, reverse=True)
+        for path in logs[LOG_LIMIT:]:
+            if now - written(path) > KEEP_RECENT_LOGS_SECONDS:
+                path.unlink(missing_ok=True)
+
+
+def log_to_project(command: str = "cli") -> Path | None:
+    """Send this process's log records (a `benefits-mesh` command's) to
+    ``<project>/logs/benefits-mesh_<time>.log`` instead of the terminal: without a handler,
+    Python prints warnings to stderr, and SQLMesh's table_diff logs every statement it runs as
+    one (20 raw SQL statements in a `make review`). None when the folder cannot be written."""
+    root = logging.getLogger()
+    if _file_handlers():
+        return log_file()
+    folder = settings.project_root() / LOG_DIR
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        stamp = time.strftime("%Y_%m_%d_%H_%M_%S")
+        path = _reserve(folder, f"{_CLI_LOG_PREFIX}{command}_{stamp}.log")
+    except OSError:
+        path = None
+    if path is None:
+        root.addHandler(logging.NullHandler())
+        return None
+    handler = logging.FileHandler(path, mode="a", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s - %(name)s - %(levelname)s - %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    _remove_excess_logs(folder)
+    return path
 
 
 def log_file() -> Path | None:
