@@ -595,6 +595,25 @@ def sqlmesh_command(args: list[str]) -> int:
     return 0
 
 
+def sqlmesh_main() -> None:
+    """The project's ``sqlmesh`` command (``.venv/bin/sqlmesh``, pyproject's console script):
+    SQLMesh's own CLI, with the warehouse guard installed before SQLMesh opens anything.
+
+    ``sqlmesh run`` opens the warehouse for its janitor before it imports any project file. A
+    lock held by another process there reaches SQLMesh's state sync, which takes the error for
+    a missing state ("Initializing new project state...") and tries to create, then roll back
+    (drop), the state tables: measured, a 126-line traceback, and a drop that would hit the
+    real state if the other process let go in between. With the guard that first open waits
+    for the lock like every other (``BENEFITS_LOCK_WAIT``); the rest of the glue starts when
+    SQLMesh imports materializations/project_setup.py.
+    """
+    _install_connection_guard()
+    from sqlmesh.cli.main import cli
+
+    sys.argv[0] = "sqlmesh"
+    sys.exit(cli())
+
+
 # --------------------------------------------------------------------------------------------
 # 5. the UI beside the schedule
 
@@ -660,6 +679,19 @@ class _WarehousePerRequest:
             self.releases += 1
 
 
+#: folders of the project that are no project file: SQLMesh's UI watches the whole project
+#: folder, and every log line a command writes there made an open page re-ask for the models
+#: (about 7 requests a second) and a plan (every 2 s), each opening the warehouse
+_UI_UNWATCHED = ("logs", ".cache", ".warehouse", ".ruff_cache", ".pytest_cache", ".venv")
+
+
+def _quiet_ui_watcher() -> None:
+    """Make SQLMesh's UI file watcher (watchfiles' DefaultFilter) skip _UI_UNWATCHED."""
+    from watchfiles import DefaultFilter
+
+    DefaultFilter.ignore_dirs = tuple(dict.fromkeys((*DefaultFilter.ignore_dirs, *_UI_UNWATCHED)))
+
+
 def serve_ui(host: str, port: int, mode: str = "ide") -> None:
     """SQLMesh's web UI (``sqlmesh ui``) on ``host:port`` for this project, with the warehouse
     opened per request (section 5 of the module doc)."""
@@ -674,6 +706,7 @@ def serve_ui(host: str, port: int, mode: str = "ide") -> None:
 
     os.environ["PROJECT_PATH"] = str(settings.project_root())
     os.environ["UI_MODE"] = mode
+    _quiet_ui_watcher()
     app = _WarehousePerRequest(create_app())
     print(
         f"SQLMesh UI for {settings.project_root()} on http://{host}:{port} "

@@ -185,10 +185,17 @@ def _assert_one_busy_line(result, project, holder) -> None:
     assert "try again" in lines[0]
 
 
-def test_busy_warehouse_is_one_line(planned, holder):
-    result = planned.plan(check=False)
+@pytest.mark.parametrize(
+    "command", [("run",), ("plan", "--auto-apply", "--no-prompts", "--skip-tests")]
+)
+def test_busy_warehouse_is_one_line(planned, holder, command):
+    """Plain `sqlmesh run` too: it opens the warehouse for its janitor before it imports any
+    project file, so the project's `sqlmesh` command installs the guard first; without it
+    SQLMesh took the lock error for a missing state and tried to create and drop its tables."""
+    result = planned.sqlmesh(*command, check=False)
     _assert_one_busy_line(result, planned, holder)
     assert result.stdout.startswith("Error: warehouse ")
+    assert "Initializing new project state" not in result.stdout
 
 
 def test_busy_warehouse_for_benefits_mesh_run_is_one_line(planned, holder):
@@ -238,13 +245,19 @@ def test_busy_warehouse_for_benefits_mesh_is_one_line(planned, holder):
     _assert_one_busy_line(result, planned, holder)
 
 
-def _wait_for_holder(project: Project, holder, *args: str) -> tuple[str, str, str]:
-    """Start `benefits-mesh args` while ``holder`` holds the warehouse, let the holder go once
-    the command says it waits (not after a fixed time: a loaded machine starts commands
-    slowly), and return (the waiting notice, stdout, stderr) of the finished command."""
+def _wait_for_holder(
+    project: Project, holder, *args: str, sqlmesh: bool = False
+) -> tuple[str, str, str]:
+    """Start `benefits-mesh args` (or `sqlmesh -p <project> args`) while ``holder`` holds the
+    warehouse, let the holder go once the command says it waits (not after a fixed time: a
+    loaded machine starts commands slowly), and return (the waiting notice, stdout, stderr) of
+    the finished command."""
     clock = ["faketime", project.clock] if project.clock else []
+    program = (
+        [str(BIN / "sqlmesh"), "-p", str(PROJECT)] if sqlmesh else [str(BIN / "benefits-mesh")]
+    )
     command = subprocess.Popen(
-        [*clock, str(BIN / "benefits-mesh"), *args],
+        [*clock, *program, *args],
         cwd=project.root.parent,
         env=project.env,
         stdout=subprocess.PIPE,
@@ -281,6 +294,11 @@ def test_commands_wait_for_a_holder_that_lets_go(planned):
     with holding(planned.warehouse) as process:
         notice, stdout, _ = _wait_for_holder(waiting, process, "summary")
     assert "fct_claims" in stdout
+    assert f"PID {process.pid}" in notice
+    # plain `sqlmesh run` waits at its very first open (the janitor's) as well
+    with holding(planned.warehouse) as process:
+        notice, stdout, _ = _wait_for_holder(waiting, process, "run", sqlmesh=True)
+    assert "Run finished for environment 'prod'" in stdout
     assert f"PID {process.pid}" in notice
 
 
