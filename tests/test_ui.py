@@ -442,8 +442,8 @@ def test_ui_shows_the_project_and_stays_up_beside_runs(warehouse, ui, browser, p
     assert new_files and all(f"_{NEW_DAY}.csv" in path for path in new_files), delivered.stdout
 
     # 2a. plain `sqlmesh run` beside the UI at rest (the browser left its pages): the UI gives
-    #     the lock back once its requests are answered. This run cannot wait for a lock held at
-    #     its very first open (README, Configuration), so a UI that kept the lock fails it.
+    #     the lock back once its requests are answered (a UI that kept it would make the run
+    #     wait BENEFITS_LOCK_WAIT and fail).
     page.goto("about:blank")
     released = _released(warehouse.warehouse)
     started = time.monotonic()
