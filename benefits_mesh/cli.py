@@ -57,6 +57,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         seed=args.seed,
         dirt_rate=args.dirt_rate,
         history_days=args.history_days,
+        lending_customers=args.lending_customers,
         progress=not args.quiet,
     )
     if not args.quiet:
@@ -298,6 +299,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive,
         default=0,
         help="days of claim history carried by the first claims delivery",
+    )
+    gen.add_argument(
+        "--lending-customers",
+        type=_positive,
+        default=0,
+        help="also write the lending snapshot (landing/lending/customers.csv, accounts.csv) "
+        "with this many customers (default 0: none)",
     )
     gen.add_argument("--seed", type=int, default=7)
     gen.add_argument(

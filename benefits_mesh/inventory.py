@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benefits_mesh.contract import SOURCES
-from benefits_mesh.landing import landing_dir, scan_file
+from benefits_mesh.landing import LENDING_FOLDER, LENDING_SNAPSHOTS, landing_dir, scan_file
 
 #: The one accepted delivery file name (SPEC §1).
 NAME = re.compile(r"(?P<source>[a-z]+)_(?P<day>[0-9]{4}-[0-9]{2}-[0-9]{2})\.csv")
@@ -138,6 +138,9 @@ def scan(root: Path | None = None, start: dt.date | None = None, today: dt.date 
         if entry.name in SOURCES and entry.is_dir():
             entries.extend(_scan_source(entry.name, Path(entry.path), start, today))
             continue
+        if entry.name == LENDING_FOLDER and entry.is_dir():
+            entries.extend(_scan_lending(Path(entry.path)))
+            continue
         reason = _ignored(entry.name)
         if reason:
             entries.append(Entry("", entry.name, None, "ignored", reason))
@@ -150,9 +153,35 @@ def scan(root: Path | None = None, start: dt.date | None = None, today: dt.date 
         elif entry.is_dir() and entry.name.lower() in SOURCES:
             reason = f"folder name differs in letter case from {entry.name.lower()}/"
         else:
-            folders = ", ".join(f"{s}/" for s in SOURCES)
+            folders = ", ".join(f"{s}/" for s in (*SOURCES, LENDING_FOLDER))
             reason = f"not a source folder (landing/ holds {folders})"
         entries.append(Entry("", entry.name, None, "refused", reason))
+    return entries
+
+
+def _scan_lending(folder: Path) -> list[Entry]:
+    """landing/lending/: the two full snapshots are read by every run (status ``loaded``: no
+    run leaves them behind); anything else there is refused, naming the expected files."""
+    entries = []
+    with os.scandir(folder) as listing:
+        found = sorted(listing, key=lambda e: e.name)
+    expected = " and ".join(LENDING_SNAPSHOTS)
+    for entry in found:
+        name = entry.name
+        reason = _ignored(name)
+        if reason:
+            entries.append(Entry(LENDING_FOLDER, name, None, "ignored", reason))
+        elif name in LENDING_SNAPSHOTS and not _kind_problem(entry):
+            entries.append(
+                Entry(LENDING_FOLDER, name, None, "loaded", "a full snapshot: every run reads it")
+            )
+        else:
+            reason = _kind_problem(entry) or (
+                f"rename it to {name.lower()}"
+                if name.lower() in LENDING_SNAPSHOTS
+                else f"not a lending snapshot (landing/lending/ holds {expected})"
+            )
+            entries.append(Entry(LENDING_FOLDER, name, None, "refused", reason))
     return entries
 
 

@@ -18,6 +18,9 @@ from benefits_mesh.contract import COLUMNS
 from benefits_mesh.settings import data_dir
 
 BOM = b"\xef\xbb\xbf"
+#: The lending snapshot (SPEC §5): full-snapshot files in landing/lending/, read by every run.
+LENDING_FOLDER = "lending"
+LENDING_SNAPSHOTS = ("customers.csv", "accounts.csv")
 
 
 class LandingFileError(ValueError):

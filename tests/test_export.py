@@ -23,6 +23,7 @@ from benefits_mesh.warehouse import export_marts
 BIN = Path(sys.executable).parent
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 MARTS = (
+    "account_summary",
     "dim_companies",
     "dim_employees",
     "fct_claims",

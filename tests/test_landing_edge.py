@@ -359,3 +359,22 @@ def test_make_run_loads_the_files_landed_since_the_previous_make_run(tmp_path, f
     second = make_run(f"{DAYS[1] + dt.timedelta(days=1)} 06:00:00")
     assert project.query(count) == [(DAYS[0], 4), (DAYS[1], 4)]
     assert "rows per mart:" in second.stdout
+
+
+def test_the_lending_snapshot_folder_is_read_not_refused(tmp_path):
+    """landing/lending/ (SPEC §5) holds two full snapshots every run reads; anything else
+    there is refused, naming the expected files."""
+    from benefits_mesh.inventory import scan
+
+    lending = tmp_path / "landing" / "lending"
+    lending.mkdir(parents=True)
+    for name in ("customers.csv", "accounts.csv", "Accounts.csv", "notes.txt", ".partial~"):
+        (lending / name).write_text("x\n")
+    found = {e.name: (e.status, e.reason) for e in scan(tmp_path) if e.folder == "lending"}
+    assert found["customers.csv"][0] == found["accounts.csv"][0] == "loaded"
+    assert found["Accounts.csv"] == ("refused", "rename it to accounts.csv")
+    assert (
+        found["notes.txt"][0] == "refused"
+        and "customers.csv and accounts.csv" in found["notes.txt"][1]
+    )
+    assert found[".partial~"][0] == "ignored"

@@ -1,7 +1,6 @@
 """SPEC §5, the savings-account summary (issue 18): the lending files through a real
 `sqlmesh plan` against an independent plain-Python reference (below), compared to the cent with
-Decimals; a root without lending files; the generator's lending snapshot. (The reference
-computes the summary too; marts.account_summary is compared with it once the mart is in.)
+Decimals; a root without lending files; the generator's lending snapshot.
 
 The staging models are interim (plain SQL, staged rows only) until the shared classifier takes
 the lending sources over; these tests read only their staged rows and the mart, so they hold for
@@ -188,7 +187,23 @@ def reference(root: Path) -> dict:
 
 
 def warehouse_rows(project: Project) -> dict:
-    """The lending relations as the reference shapes them (Decimals kept exact)."""
+    """The three lending relations as the reference shapes them (Decimals kept exact)."""
+    summary = project.query(
+        "SELECT customer_id, account_id, original_balance, interest_rate, annual_interest, "
+        "new_balance FROM marts.account_summary ORDER BY account_id"
+    )
+    types = project.query(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = "
+        "'marts' AND table_name = 'account_summary' ORDER BY ordinal_position"
+    )
+    assert types == [
+        ("customer_id", "VARCHAR"),
+        ("account_id", "VARCHAR"),
+        ("original_balance", "DECIMAL(18,2)"),
+        ("interest_rate", "DECIMAL(6,4)"),
+        ("annual_interest", "DECIMAL(18,2)"),
+        ("new_balance", "DECIMAL(18,2)"),
+    ]
     return {
         "customers": sorted(
             project.query("SELECT customer_id, name, has_loan FROM staging.stg_lending_customers")
@@ -199,16 +214,19 @@ def warehouse_rows(project: Project) -> dict:
                 "FROM staging.stg_lending_accounts"
             )
         ),
+        "summary": summary,
     }
 
 
 def assert_matches_reference(project: Project) -> dict:
     expected = reference(project.root)
     actual = warehouse_rows(project)
-    for name in ("customers", "accounts"):
+    for name in ("customers", "accounts", "summary"):
         assert actual[name] == expected[name], name
-    # to the cent, not merely equal as numbers: every balance is a 2-decimal Decimal
-    assert all(row[2].as_tuple().exponent == -2 for row in actual["accounts"])
+    # to the cent, not merely equal as numbers: every amount is a 2-decimal Decimal
+    for row in actual["summary"]:
+        assert all(v.as_tuple().exponent == -2 for v in (row[2], row[4], row[5])), row
+        assert row[3].as_tuple().exponent == -4, row
     return expected
 
 
@@ -225,13 +243,13 @@ def _bare_root(tmp_path: Path) -> Project:
 
 
 def test_root_without_lending_then_the_bundled_sample(tmp_path: Path) -> None:
-    """No landing/lending/: empty lending models and one warning saying so. Then the bundled
-    sample lands (full snapshots are re-read whenever the models run; here a restatement): every
-    rule of SPEC §5 is hit and the models equal the reference to the cent."""
+    """No landing/lending/: an empty summary and one warning saying so. Then the bundled sample
+    lands (full snapshots are re-read whenever the models run; here a restatement): every rule
+    of SPEC §5 is hit and the models equal the reference to the cent."""
     project = _bare_root(tmp_path)
     result = project.plan(*SELECT)
     out = result.stdout + result.stderr
-    assert project.query("SELECT COUNT(*) FROM staging.stg_lending_customers") == [(0,)]
+    assert project.query("SELECT COUNT(*) FROM marts.account_summary") == [(0,)]
     assert project.query("SELECT COUNT(*) FROM staging.stg_lending_accounts") == [(0,)]
     flat = " ".join(out.split())
     assert flat.count("[WARNING] lending: no ") == 1, out[-3000:]
@@ -269,9 +287,12 @@ def test_root_without_lending_then_the_bundled_sample(tmp_path: Path) -> None:
         "C013": "Yes",  # Y
         "C014": "None",  # whitespace only
     }
-    balances = {row[0]: row[2] for row in expected["accounts"]}
-    assert balances["A013"] == Decimal("1.01")  # 1.005 rounds half-up
-    assert balances["A010"] == Decimal("1234.50")  # $1,234.50
+    summary = {row[1]: row for row in expected["summary"]}
+    assert set(summary) == {f"A{n:03d}" for n in (1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12, 13, 22, 25)}
+    assert summary["A007"][4] == Decimal("0.05")  # 4.50 x 0.01 = 0.045: tie away from zero
+    assert summary["A010"][4] == Decimal("12.35")  # $1,234.50 x 0.01 = 12.345
+    assert summary["A025"][4] == Decimal("500.01")  # 20,000.20 x 0.025 = 500.005
+    assert summary["A013"][2] == Decimal("1.01")  # balance 1.005 rounds half-up
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 `sqlmesh test` reads DECIMAL columns into float64 and compares them with pandas' default
 relative tolerance (rtol 1e-5, see sqlmesh/core/test/definition.py, ModelTest.assert_equal),
-so 1,234.58 passes for 1,234.57 and 200.1562 for 200.1563. A test's `outputs.query` may
+so 2,469,135.78 passes for 2,469,135.79 and 200.1562 for 200.1563. A test's `outputs.query` may
 be a SQL `query:` instead of `rows:`, but that only produces the *expected* rows (cast to the
 actual column types before the comparison): it cannot make the comparison exact.
 
@@ -28,6 +28,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 
 #: YAML files whose money (or percentage) values are checked to the last digit.
 EXACT_FILES = (
+    "tests/test_account_summary.yaml",
     "tests/test_stg_claims__classified.yaml",
     "tests/test_fct_claims_cost_spikes.yaml",
 )
@@ -36,6 +37,20 @@ EXACT_FILES = (
 #: change (matched on these columns), column, wrong value). SQLMesh sorts both frames by every
 #: column before comparing, so a wrong value must not change the row order (that alone fails).
 MUTANTS = (
+    (
+        "tests/test_account_summary.yaml",
+        "test_account_summary__half_cent_rounds_away_from_zero",
+        {"account_id": "T6"},
+        "annual_interest",
+        2469135.78,  # half to even (right: .79)
+    ),
+    (
+        "tests/test_account_summary.yaml",
+        "test_account_summary__tier_boundaries_without_loan",
+        {"account_id": "S3"},
+        "new_balance",
+        20300.00,  # one cent off (right: 20,299.99)
+    ),
     (
         "tests/test_stg_claims__classified.yaml",
         "test_stg_claims__classified__amount_rounded_half_up",

@@ -31,6 +31,7 @@ LOOKUP = (
     '"industry": null, "expected_headcount": 3, "state": "NY"}]\n'
 )
 MARTS = {
+    "marts.account_summary",
     "marts.dim_companies",
     "marts.dim_employees",
     "marts.fct_claims",
