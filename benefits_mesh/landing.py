@@ -84,7 +84,14 @@ def days(start: dt.date, end: dt.date) -> list[dt.date]:
 
 
 def read_header(source: str, path: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Return (normalised header, extra columns) or raise LandingFileError."""
+    """Return (normalised header, extra columns) of a delivery file or raise LandingFileError."""
+    return match_header(path, COLUMNS[source])
+
+
+def match_header(path: Path, contract) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(normalised header, extra columns) of the CSV file ``path`` against the ``contract``
+    columns (SPEC §1: names trimmed, any letter case, any order, extra ones ignored with a
+    warning), or LandingFileError naming the file and line 1. Every landing reader uses it."""
     try:
         with open(path, "rb") as handle:
             first = handle.readline()
@@ -105,7 +112,6 @@ def read_header(source: str, path: Path) -> tuple[tuple[str, ...], tuple[str, ..
     except csv.Error as exc:
         raise LandingFileError(f"{path}: line 1: malformed header ({exc})") from None
     header = tuple(field.strip().lower() for field in fields)
-    contract = COLUMNS[source]
     missing = [column for column in contract if column not in header]
     if missing:
         raise LandingFileError(

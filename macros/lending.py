@@ -58,47 +58,11 @@ def _warn(message: str) -> None:
 
 
 def _header(kind: str, path) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(normalised header, extra columns) of a lending file, or LandingFileError."""
-    import csv
-    import logging
+    """(normalised header, extra columns) of a lending file, or LandingFileError: the same
+    header rules as the daily delivery files."""
+    from benefits_mesh.landing import match_header
 
-    from benefits_mesh.landing import BOM, LandingFileError
-
-    try:
-        with open(path, "rb") as handle:
-            first = handle.readline()
-    except OSError as exc:
-        raise LandingFileError(f"{path}: cannot be read ({exc.strerror})") from None
-    first = first.removeprefix(BOM)
-    if not first.strip():
-        raise LandingFileError(f"{path}: line 1: no header row (the file is empty or starts blank)")
-    try:
-        text = first.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise LandingFileError(
-            f"{path}: line 1: bytes that are not UTF-8 (byte {exc.start + 1} of the header)"
-        ) from None
-    try:
-        fields = next(csv.reader([text.rstrip("\r\n")], strict=True))
-    except csv.Error as exc:
-        raise LandingFileError(f"{path}: line 1: malformed header ({exc})") from None
-    header = tuple(field.strip().lower() for field in fields)
-    contract = [column for column, _ in LENDING_FILES[kind]]
-    missing = [column for column in contract if column not in header]
-    if missing:
-        raise LandingFileError(
-            f"{path}: line 1: header lacks contract column(s) {', '.join(missing)} "
-            f"(found: {', '.join(header)}; names match trimmed and in any letter case)"
-        )
-    repeated = sorted({column for column in contract if header.count(column) > 1})
-    if repeated:
-        raise LandingFileError(f"{path}: line 1: header repeats column(s) {', '.join(repeated)}")
-    extra = tuple(column for column in header if column not in contract)
-    if extra:
-        logging.getLogger("benefits_mesh.lending").warning(
-            "%s: ignoring extra column(s) %s", path, ", ".join(extra)
-        )
-    return header, extra
+    return match_header(path, tuple(column for column, _ in LENDING_FILES[kind]))
 
 
 def lending_rows_sql(kind: str, read: bool = True) -> str:
