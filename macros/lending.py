@@ -71,6 +71,7 @@ def lending_rows_sql(kind: str, read: bool = True) -> str:
     import os
 
     from benefits_mesh.landing import (
+        LENDING_FOLDER,
         LandingFileError,
         check_line_endings,
         landing_dir,
@@ -81,7 +82,7 @@ def lending_rows_sql(kind: str, read: bool = True) -> str:
         raise LandingFileError(f"unknown lending file {kind!r}; expected customers or accounts")
     if not read:
         return _empty_sql(kind)
-    folder = landing_dir() / "lending"  # a missing landing root fails here, as everywhere
+    folder = landing_dir() / LENDING_FOLDER  # a missing landing root fails here, as everywhere
     path = folder / f"{kind}.csv"
     if not folder.exists():
         if kind == "customers":  # said once per run: every lending model reads this folder
