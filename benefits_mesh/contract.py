@@ -1,10 +1,12 @@
 """The landing contract of SPEC §1–§2 as data: per source, how a delivery row is classified.
 
-One description per source (``EMPLOYEES``, ``PLANS``, ``CLAIMS``), rendered into the staging
-model ``stg_<src>__classified`` by ``macros/classification.py`` (SPEC §2's order of work: exact
-duplicates collapse, rows sharing a business key are ``conflicting_duplicate``, else the first
-failing rule is the reject reason). ``COLUMNS``, ``KEYS`` and ``REJECT_REASONS`` are read off
-the descriptions for the rest of the project (landing reader, generator, load accounting, docs).
+One description per source (``EMPLOYEES``, ``PLANS``, ``CLAIMS`` delivered daily;
+``LENDING_CUSTOMERS``, ``LENDING_ACCOUNTS``: the full snapshots of SPEC §5), rendered into the
+staging model ``stg_<src>__classified`` by ``macros/classification.py`` (SPEC §2's order of
+work: exact duplicates collapse, rows sharing a business key are ``conflicting_duplicate``, else
+the first failing rule is the reject reason). ``COLUMNS``, ``KEYS`` and ``REJECT_REASONS`` are
+read off the descriptions for the rest of the project (landing reader, generator, load
+accounting, docs).
 
 Plain data only (dicts, tuples, strings): SQLMesh stores a macro's globals in the model by value,
 so a change here changes the fingerprint of the one model whose description changed. Keys:
@@ -13,8 +15,9 @@ so a change here changes the fingerprint of the one model whose description chan
     The model (or relation) holding the file's raw records, all VARCHAR: the ``metadata``
     columns, then the ``columns``.
 ``metadata`` (optional)
-    Default ``("_source_file", "_delivery_date", "_row_number")``; a full snapshot without a
-    date in its file name leaves out ``_delivery_date``.
+    Default ``("_source_file", "_delivery_date", "_row_number")``; a relation without a
+    delivery date may leave out ``_delivery_date`` (the lending snapshots carry the day the
+    run read them).
 ``columns``
     The contract columns, in contract order, as the landed model names them. Inside the
     description the raw value of column ``c`` is ``raw_c``; exact duplicates compare these raw
@@ -42,30 +45,11 @@ so a change here changes the fingerprint of the one model whose description chan
     column in contract order. Then come ``_row_status``, ``_reject_reason``, the metadata columns
     and ``_loaded_at``.
 
-A lending source of SPEC §5 would read, for instance::
+``file`` (snapshots only)
+    The file name in ``landing/lending/`` (a full snapshot, re-read by every run).
 
-    ACCOUNTS = {
-        "landed": "staging.stg_lending_accounts__landed",
-        "metadata": ("_source_file", "_row_number"),
-        "columns": ("account_id", "customer_id", "balance", "account_type"),
-        "headers": {"account_id": "AccountID", "customer_id": "CustomerID", ...},
-        "values": (
-            ("account_id", "@normalize_text(raw_account_id)"),
-            ("customer_id", "@normalize_text(raw_customer_id)"),
-            ("account_type_code", "@normalize_enum(raw_account_type)"),
-            ("account_type", "CASE account_type_code WHEN 'savings' THEN 'Savings' "
-                             "WHEN 'checking' THEN 'Checking' END"),
-            ...
-        ),
-        "key": "account_id",
-        "rules": (
-            ("missing_account_id", "account_id IS NULL"),
-            ...
-            ("unknown_customer", "NOT customer_id IN "
-                                 "(SELECT c.customer_id FROM staging.stg_lending_customers AS c)"),
-        ),
-        "output": (("account_id", "TEXT", "text-normalised business key"), ...),
-    }
+The lending snapshots (``LENDING_CUSTOMERS``, ``LENDING_ACCOUNTS``) show a rule reading another
+model (``unknown_customer``: a sub-query against ``staging.stg_lending_customers``).
 """
 
 from __future__ import annotations
@@ -194,26 +178,135 @@ CLAIMS: dict = {
     ),
 }
 
+# The savings-account snapshot (SPEC §5): two full snapshots in landing/lending/, re-read by
+# every run; keys are trimmed (inner whitespace kept), not text-normalised.
+_LENDING_KEY_COMMENT = "trimmed business key (NULL when missing)"
+
+LENDING_CUSTOMERS: dict = {
+    "landed": "staging.stg_lending_customers__landed",
+    "file": "customers.csv",
+    "columns": ("customer_id", "name", "has_loan"),
+    "headers": {"customer_id": "CustomerID", "name": "Name", "has_loan": "HasLoan"},
+    "values": (
+        ("customer_id", "@trim_text(raw_customer_id)"),
+        ("name", "@normalize_text(raw_name)"),
+        ("has_loan_code", "LOWER(@trim_text(raw_has_loan))"),
+        (
+            "has_loan",
+            "CASE WHEN has_loan_code IN ('yes', 'y', 'true') THEN 'Yes' "
+            "WHEN has_loan_code IN ('no', 'n', 'false') THEN 'No' "
+            "WHEN has_loan_code IS NULL OR has_loan_code = 'none' THEN 'None' END",
+        ),
+    ),
+    "key": "customer_id",
+    "rules": (
+        ("missing_customer_id", "customer_id IS NULL"),
+        ("invalid_has_loan", "has_loan IS NULL"),
+    ),
+    "output": (
+        ("customer_id", "TEXT", _LENDING_KEY_COMMENT),
+        ("name", "TEXT", "text-normalised; may be NULL"),
+        ("has_loan", "TEXT", "Yes | No | None (yes/y/true, no/n/false, none or blank; any case)"),
+        _RAW,
+    ),
+}
+
+LENDING_ACCOUNTS: dict = {
+    "landed": "staging.stg_lending_accounts__landed",
+    "file": "accounts.csv",
+    "columns": ("account_id", "customer_id", "balance", "account_type"),
+    "headers": {
+        "account_id": "AccountID",
+        "customer_id": "CustomerID",
+        "balance": "Balance",
+        "account_type": "AccountType",
+    },
+    "values": (
+        ("account_id", "@trim_text(raw_account_id)"),
+        ("customer_id", "@trim_text(raw_customer_id)"),
+        ("account_type_code", "@normalize_enum(raw_account_type)"),
+        (
+            "account_type",
+            "CASE account_type_code WHEN 'savings' THEN 'Savings' "
+            "WHEN 'checking' THEN 'Checking' END",
+        ),
+        # parsed like a claim amount (SPEC §2) with no upper bound but DECIMAL(18,2)'s 16 digits
+        ("balance_text", "@amount_text(raw_balance)"),
+        ("is_balance_parseable", "@amount_text_is_parseable(balance_text)"),
+        ("balance_integer", "@amount_integer(balance_text)"),
+        ("balance_fraction", "@amount_fraction(balance_text)"),
+        (
+            "balance",
+            "@amount_from_parts(balance_text, balance_integer, balance_fraction, "
+            "is_balance_parseable, 16)",
+        ),
+    ),
+    "key": "account_id",
+    "rules": (
+        ("missing_account_id", "account_id IS NULL"),
+        ("missing_customer_id", "customer_id IS NULL"),
+        ("unknown_account_type", "account_type IS NULL"),
+        ("missing_balance", "balance_text IS NULL"),
+        ("invalid_balance", "NOT is_balance_parseable OR balance IS NULL"),
+        (
+            "negative_balance",
+            "@amount_parts_are_negative(balance_text, balance_integer, balance_fraction)",
+        ),
+        (
+            "unknown_customer",
+            "NOT customer_id IN (SELECT c.customer_id FROM staging.stg_lending_customers AS c)",
+        ),
+    ),
+    "output": (
+        ("account_id", "TEXT", _LENDING_KEY_COMMENT),
+        ("customer_id", "TEXT", "trimmed; a staged customer when the row is staged"),
+        ("account_type", "TEXT", "Savings | Checking (text-normalised, any case)"),
+        _RAW,
+        ("balance", "DECIMAL(18, 2)", "rounded half-up to cents; NULL when unparseable"),
+    ),
+}
+
+#: The daily delivery sources (landing/<source>/<source>_YYYY-MM-DD.csv), by source name.
+DAILY: dict[str, dict] = {"employees": EMPLOYEES, "plans": PLANS, "claims": CLAIMS}
+
+#: The full snapshots of landing/lending/ (SPEC §5), by source name (as in the load accounting).
+SNAPSHOTS: dict[str, dict] = {
+    "lending_customers": LENDING_CUSTOMERS,
+    "lending_accounts": LENDING_ACCOUNTS,
+}
+
 #: Every classified source's description, by source name.
-CLASSIFICATION: dict[str, dict] = {"employees": EMPLOYEES, "plans": PLANS, "claims": CLAIMS}
+CLASSIFICATION: dict[str, dict] = {**DAILY, **SNAPSHOTS}
 
-#: Contract columns per source, in the order the staging models expose them.
+#: Contract columns per daily source, in the order the staging models expose them.
 COLUMNS: dict[str, tuple[str, ...]] = {
-    source: description["columns"] for source, description in CLASSIFICATION.items()
+    source: description["columns"] for source, description in DAILY.items()
 }
 
-#: Business key per source (SPEC §2, step 2 of the order of work).
-KEYS: dict[str, str] = {
-    source: description["key"] for source, description in CLASSIFICATION.items()
-}
+#: Business key per daily source (SPEC §2, step 2 of the order of work).
+KEYS: dict[str, str] = {source: description["key"] for source, description in DAILY.items()}
 
-#: Reject reasons per source, in rule order (the first failing rule is the reason).
+#: Reject reasons per source (daily and snapshot), in rule order (the first failing rule is the
+#: reason).
 REJECT_REASONS: dict[str, tuple[str, ...]] = {
     source: tuple(reason for reason, _ in description["rules"])
     for source, description in CLASSIFICATION.items()
 }
 
+#: The daily sources, in contract order.
 SOURCES: tuple[str, ...] = tuple(COLUMNS)
+
+#: Every source counted in marts.fct_load_accounting, daily then snapshot.
+ACCOUNTED_SOURCES: tuple[str, ...] = tuple(CLASSIFICATION)
+
+
+def snapshot_headers(source: str) -> tuple[tuple[str, str], ...]:
+    """(header name as matched: trimmed, lower-cased; column name) per contract column of a
+    snapshot source, in contract order."""
+    description = SNAPSHOTS[source]
+    headers = description.get("headers", {})
+    return tuple((headers.get(column, column).lower(), column) for column in description["columns"])
+
 
 #: The reason of step 2 of the order of work, shared by every source.
 CONFLICTING_DUPLICATE = "conflicting_duplicate"

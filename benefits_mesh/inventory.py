@@ -20,6 +20,11 @@ skipped    landed after its day was closed as "no delivery": a restatement loads
 changed    its bytes differ from those loaded: a restatement reloads it             yes
 =========  ======================================================================  ========
 
+The lending snapshots (``landing/lending/customers.csv``, ``accounts.csv``) are ``pending`` until
+a build has read them, ``loaded`` while unchanged since, and ``changed`` when replaced after the
+day's run read them (the next day's run reads them; the report prints the command that does it
+now).
+
 A loaded file is compared by (size, modification time) recorded with its load; only when the
 pair differs is the file read again and its digest compared (a ``touch`` is not a change), so
 the check costs a ``stat`` per loaded file per run.
@@ -34,7 +39,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from benefits_mesh.contract import SOURCES
+from benefits_mesh.contract import SNAPSHOTS, SOURCES
 from benefits_mesh.landing import LENDING_FOLDER, LENDING_SNAPSHOTS, landing_dir, scan_file
 
 #: The one accepted delivery file name (SPEC §1).
@@ -160,8 +165,8 @@ def scan(root: Path | None = None, start: dt.date | None = None, today: dt.date 
 
 
 def _scan_lending(folder: Path) -> list[Entry]:
-    """landing/lending/: the two full snapshots are read by every run (status ``loaded``: no
-    run leaves them behind); anything else there is refused, naming the expected files."""
+    """landing/lending/: the two full snapshots (``pending`` until the warehouse shows them read:
+    :func:`reconcile`); anything else there is refused, naming the expected files."""
     entries = []
     with os.scandir(folder) as listing:
         found = sorted(listing, key=lambda e: e.name)
@@ -172,9 +177,8 @@ def _scan_lending(folder: Path) -> list[Entry]:
         if reason:
             entries.append(Entry(LENDING_FOLDER, name, None, "ignored", reason))
         elif name in LENDING_SNAPSHOTS and not _kind_problem(entry):
-            entries.append(
-                Entry(LENDING_FOLDER, name, None, "loaded", "a full snapshot: every run reads it")
-            )
+            reason = "a full snapshot: the next run reads it"
+            entries.append(Entry(LENDING_FOLDER, name, None, "pending", reason))
         else:
             reason = _kind_problem(entry) or (
                 f"rename it to {name.lower()}"
@@ -243,6 +247,14 @@ def warehouse_state(
         present.update({n: s for s, n in relations if s == schema_for("staging", env)})
     loaded: dict[tuple[str, str], Loaded] = {}
     closed: set[tuple[str, dt.date]] = set()
+    for source in SNAPSHOTS:  # the snapshot read by the latest build, keyed by its folder
+        files = f"stg_{source}__files"
+        if files in present:
+            for name, size, mtime_ns, digest in fetch(
+                "SELECT source_file, file_size_bytes, file_mtime_ns, content_digest "
+                f'FROM "{present[files]}"."{files}"'
+            ):
+                loaded[(LENDING_FOLDER, name)] = Loaded(size, mtime_ns, digest)
     for source in SOURCES:
         files = f"stg_{source}__files"
         if files in present:
@@ -301,6 +313,10 @@ def reconcile(
         record = loaded.get((entry.folder, entry.name))
         if record is not None:
             change = _change(landing / entry.folder / entry.name, record)
+            if change and entry.folder == LENDING_FOLDER:
+                change = change.replace("loaded", "read") + (
+                    ": the next day's run reads it; now: " + LENDING_RESTATE
+                )
             if change:
                 result.append(Entry(entry.folder, entry.name, entry.day, "changed", change))
             else:
@@ -331,6 +347,11 @@ def restate_command(days: Iterable[dt.date]) -> str:
         "sqlmesh plan --restate-model 'tag:landing' "
         f"--start {days[0]} --end {days[-1]} --auto-apply --no-prompts"
     )
+
+
+#: The one command that re-reads the lending snapshots now (they are FULL models, rebuilt by the
+#: first run of each day: a snapshot replaced after it was read waits for the next day's run).
+LENDING_RESTATE = "sqlmesh plan --restate-model 'tag:lending' --auto-apply --no-prompts"
 
 
 def report_lines(entries: list[Entry], verbose: bool = False) -> list[str]:

@@ -14,13 +14,14 @@ import logging
 import os
 from pathlib import Path
 
-from benefits_mesh.contract import COLUMNS
+from benefits_mesh.contract import COLUMNS, SNAPSHOTS, snapshot_headers
 from benefits_mesh.settings import data_dir
 
 BOM = b"\xef\xbb\xbf"
 #: The lending snapshot (SPEC §5): full-snapshot files in landing/lending/, read by every run.
 LENDING_FOLDER = "lending"
-LENDING_SNAPSHOTS = ("customers.csv", "accounts.csv")
+#: Snapshot file name -> source name (as in the load accounting).
+LENDING_SNAPSHOTS: dict[str, str] = {d["file"]: source for source, d in SNAPSHOTS.items()}
 
 
 class LandingFileError(ValueError):
@@ -31,7 +32,19 @@ class LandingFileError(ValueError):
 
 # A delivery file is a plain tuple (source, path, delivery_date, header, extra_columns): SQLMesh
 # serialises the code macros call into each model's snapshot, and plain data serialises cleanly.
+# A snapshot's delivery date is the day the run read it.
 DeliveryFile = tuple[str, Path, dt.date, tuple[str, ...], tuple[str, ...]]
+
+
+def contract_headers(source: str) -> tuple[tuple[str, str], ...]:
+    """(header name as matched, column name) per contract column of a daily or snapshot source:
+    a daily file's header names are the column names; a snapshot's are its own (CustomerID)."""
+    if source in COLUMNS:
+        return tuple((column, column) for column in COLUMNS[source])
+    if source in SNAPSHOTS:
+        return snapshot_headers(source)
+    known = ", ".join((*COLUMNS, *SNAPSHOTS))
+    raise LandingFileError(f"unknown source {source!r}; expected one of {known}")
 
 
 def _readable_folder(path: Path, what: str) -> Path:
@@ -85,7 +98,7 @@ def days(start: dt.date, end: dt.date) -> list[dt.date]:
 
 def read_header(source: str, path: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Return (normalised header, extra columns) of a delivery file or raise LandingFileError."""
-    return match_header(path, COLUMNS[source])
+    return match_header(path, tuple(header for header, _ in contract_headers(source)))
 
 
 def match_header(path: Path, contract) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -277,7 +290,9 @@ def read_csv_sql(file: DeliveryFile) -> str:
     """
     source, path, day, header, _ = file
     check_line_endings(path)
-    projections = ", ".join(f"r.c{header.index(column)} AS {column}" for column in COLUMNS[source])
+    projections = ", ".join(
+        f"r.c{header.index(name)} AS {column}" for name, column in contract_headers(source)
+    )
     return (
         f"SELECT {_quote(path.name)} AS _source_file, "
         f"CAST({_quote(day.isoformat())} AS DATE) AS _delivery_date, "
@@ -288,56 +303,99 @@ def read_csv_sql(file: DeliveryFile) -> str:
 
 def empty_sql(source: str) -> str:
     """The same relation as :func:`read_csv_sql` with no rows (days without files)."""
-    projections = ", ".join(f"CAST(NULL AS VARCHAR) AS {column}" for column in COLUMNS[source])
+    projections = ", ".join(
+        f"CAST(NULL AS VARCHAR) AS {column}" for _, column in contract_headers(source)
+    )
     return (
         "SELECT CAST(NULL AS VARCHAR) AS _source_file, CAST(NULL AS DATE) AS _delivery_date, "
         f"CAST(NULL AS BIGINT) AS _row_number, {projections} WHERE FALSE"
     )
 
 
-def landing_rows_sql(source: str, start: dt.date, end: dt.date) -> str:
-    """Every data record of the source's files delivered in [start, end], as one relation."""
-    if source not in COLUMNS:
-        raise LandingFileError(f"unknown source {source!r}; expected one of {', '.join(COLUMNS)}")
-    files = delivery_files(source, start, end)
+def rows_sql(source: str, files: list[DeliveryFile]) -> str:
+    """Every data record of ``files`` (of one source) as one relation."""
     parts = [read_csv_sql(file) for file in files] or [empty_sql(source)]
     return "(" + " UNION ALL ".join(parts) + ")"
 
 
-def delivery_files_sql(start: dt.date, end: dt.date, sources: tuple[str, ...] | None = None) -> str:
-    """One row per delivery file of every source (or of ``sources``) dated within [start, end].
+def landing_rows_sql(source: str, start: dt.date, end: dt.date) -> str:
+    """Every data record of the source's files delivered in [start, end], as one relation."""
+    if source not in COLUMNS:
+        raise LandingFileError(f"unknown source {source!r}; expected one of {', '.join(COLUMNS)}")
+    return rows_sql(source, delivery_files(source, start, end))
+
+
+def file_row_sql(file: DeliveryFile) -> str:
+    """One row describing a delivery file (the raw side of the load accounting).
 
     ``raw_rows`` counts the file's data records in a scan of its own, independent of the staging
     models, so the load accounting identity compares two separate counts.
     """
-    rows = []
+    source, path, day, header, extra = file
+    # COUNT over every column, not COUNT(*): a scan projecting no column skips UTF-8
+    # validation, and this scan must reject exactly what the staging scan rejects.
+    every_column = ", ".join(f"r.c{i}" for i in range(len(header)))
+    size, mtime_ns, digest = scan_file(path)
+    return (
+        f"SELECT {_quote(source)} AS source, {_quote(path.name)} AS source_file, "
+        f"CAST({_quote(day.isoformat())} AS DATE) AS delivery_date, "
+        f"{_quote(', '.join(extra))} AS extra_columns, "
+        f"CAST({size} AS BIGINT) AS file_size_bytes, "
+        f"CAST({mtime_ns} AS BIGINT) AS file_mtime_ns, "
+        f"{_quote(digest)} AS content_digest, "
+        f"CAST(COUNT(COALESCE({every_column}, '')) AS BIGINT) AS raw_rows "
+        f"FROM {read_csv_call(file)} AS r"
+    )
+
+
+def files_sql(files: list[DeliveryFile]) -> str:
+    """One row per file of ``files`` (:func:`file_row_sql`), or an empty relation."""
+    rows = [file_row_sql(file) for file in files] or [
+        "SELECT CAST(NULL AS VARCHAR) AS source, CAST(NULL AS VARCHAR) AS source_file, "
+        "CAST(NULL AS DATE) AS delivery_date, CAST(NULL AS VARCHAR) AS extra_columns, "
+        "CAST(NULL AS BIGINT) AS file_size_bytes, CAST(NULL AS BIGINT) AS file_mtime_ns, "
+        "CAST(NULL AS VARCHAR) AS content_digest, CAST(NULL AS BIGINT) AS raw_rows WHERE FALSE"
+    ]
+    return "(" + " UNION ALL ".join(rows) + ")"
+
+
+def delivery_files_sql(start: dt.date, end: dt.date, sources: tuple[str, ...] | None = None) -> str:
+    """One row per delivery file of every source (or of ``sources``) dated within [start, end]."""
+    found = []
     for source in sources or tuple(COLUMNS):
         if source not in COLUMNS:
             raise ValueError(f"unknown source {source!r}; expected one of {', '.join(COLUMNS)}")
-        for file in delivery_files(source, start, end):
-            _, path, day, header, extra = file
-            # COUNT over every column, not COUNT(*): a scan projecting no column skips UTF-8
-            # validation, and this scan must reject exactly what the staging scan rejects.
-            every_column = ", ".join(f"r.c{i}" for i in range(len(header)))
-            size, mtime_ns, digest = scan_file(path)
-            rows.append(
-                f"SELECT {_quote(source)} AS source, {_quote(path.name)} AS source_file, "
-                f"CAST({_quote(day.isoformat())} AS DATE) AS delivery_date, "
-                f"{_quote(', '.join(extra))} AS extra_columns, "
-                f"CAST({size} AS BIGINT) AS file_size_bytes, "
-                f"CAST({mtime_ns} AS BIGINT) AS file_mtime_ns, "
-                f"{_quote(digest)} AS content_digest, "
-                f"CAST(COUNT(COALESCE({every_column}, '')) AS BIGINT) AS raw_rows "
-                f"FROM {read_csv_call(file)} AS r"
-            )
-    if not rows:
-        rows.append(
-            "SELECT CAST(NULL AS VARCHAR) AS source, CAST(NULL AS VARCHAR) AS source_file, "
-            "CAST(NULL AS DATE) AS delivery_date, CAST(NULL AS VARCHAR) AS extra_columns, "
-            "CAST(NULL AS BIGINT) AS file_size_bytes, CAST(NULL AS BIGINT) AS file_mtime_ns, "
-            "CAST(NULL AS VARCHAR) AS content_digest, CAST(NULL AS BIGINT) AS raw_rows WHERE FALSE"
+        found += delivery_files(source, start, end)
+    return files_sql(found)
+
+
+def snapshot_file(
+    source: str, day: dt.date, root: Path | None = None
+) -> tuple[DeliveryFile | None, str | None]:
+    """The current file of a snapshot source (SPEC §5) as read on ``day``, header checked, or
+    (None, why there is none).
+
+    A root without ``landing/lending/`` (or without the file) is not an error: every root made
+    before SPEC §5 lacks it; the reason says what stays empty. A missing or unreadable landing
+    root still fails, as for every source: an unmounted share is not "no data".
+    """
+    if source not in SNAPSHOTS:
+        raise LandingFileError(f"unknown snapshot {source!r}; expected {', '.join(SNAPSHOTS)}")
+    folder = landing_dir(root) / LENDING_FOLDER
+    path = folder / SNAPSHOTS[source]["file"]
+    if not folder.exists():
+        return None, (
+            f"lending: no {folder} folder, so marts.account_summary is empty (SPEC §5: "
+            f"{' and '.join(LENDING_SNAPSHOTS)}, full snapshots)"
         )
-    return "(" + " UNION ALL ".join(rows) + ")"
+    if not folder.is_dir() or not os.access(folder, os.R_OK | os.X_OK):
+        raise LandingFileError(f"{folder}: lending folder is not a folder this process can read")
+    if not path.exists():
+        return None, f"lending: no {path}, so staging.stg_{source} is empty"
+    if not path.is_file():
+        raise LandingFileError(f"{path}: not a file")
+    header, extra = read_header(source, path)
+    return (source, path, day, header, extra), None
 
 
 def company_lookup_rows(root: Path | None = None) -> list[dict]:

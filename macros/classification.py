@@ -31,6 +31,8 @@ from benefits_mesh.contract import (
     CLAIMS,
     CONFLICTING_DUPLICATE,
     EMPLOYEES,
+    LENDING_ACCOUNTS,
+    LENDING_CUSTOMERS,
     PLANS,
     REJECT_REASONS,
 )
@@ -51,10 +53,11 @@ from macros.cleaning import (
     normalize_text,
     parse_date,
     parse_ein,
+    trim_text,
 )
 
 #: Metadata columns a landed model carries before the contract columns, with their output types
-#: (a description's ``metadata`` may leave out ``_delivery_date``: full snapshots have none).
+#: (a description's ``metadata`` may leave out ``_delivery_date``).
 LANDED_METADATA = {"_source_file": "TEXT", "_delivery_date": "DATE", "_row_number": "BIGINT"}
 
 #: Names the algorithm uses for its own columns; a description may not reuse them.
@@ -79,6 +82,18 @@ def classify_claims(evaluator) -> exp.Query:
     return classification_query(evaluator, CLAIMS)
 
 
+@macro()
+def classify_lending_customers(evaluator) -> exp.Query:
+    """The classification query of staging.stg_lending_customers__classified."""
+    return classification_query(evaluator, LENDING_CUSTOMERS)
+
+
+@macro()
+def classify_lending_accounts(evaluator) -> exp.Query:
+    """The classification query of staging.stg_lending_accounts__classified."""
+    return classification_query(evaluator, LENDING_ACCOUNTS)
+
+
 @macro(metadata_only=True)
 def reject_reasons(evaluator, source: exp.Expression) -> exp.Tuple:
     """The reason codes a source's classified rows may carry, for the model's accepted_values
@@ -97,6 +112,7 @@ def cleaning_macros() -> dict:
         function.__name__: function
         for function in (
             normalize_text,
+            trim_text,
             normalize_enum,
             normalize_email,
             parse_ein,

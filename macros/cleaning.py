@@ -27,6 +27,17 @@ def normalize_text(evaluator, value: exp.Expression) -> str:
     return text_sql(_sql(evaluator, value))
 
 
+def trim_sql(raw: str) -> str:
+    return f"NULLIF(REGEXP_REPLACE({raw}, '^{WS}|{WS}$', '', 'g'), '')"
+
+
+@macro()
+def trim_text(evaluator, value: exp.Expression) -> str:
+    """Trimmed (whitespace at either end), inner whitespace kept; empty becomes NULL (the
+    lending keys of SPEC §5, "trimmed")."""
+    return trim_sql(_sql(evaluator, value))
+
+
 @macro()
 def blank_as_null(evaluator, value: exp.Expression) -> str:
     """The raw value with an empty or whitespace-only field read as NULL (SPEC §1), else unchanged.
@@ -146,13 +157,23 @@ def amount_too_large_sql(integer: str, fraction: str) -> str:
     )
 
 
-def amount_value_sql(text: str, integer: str, fraction: str, parseable: str) -> str:
+def amount_value_sql(
+    text: str, integer: str, fraction: str, parseable: str, digits: int = 7
+) -> str:
+    """The amount as DECIMAL(18,2) when it has at most ``digits`` integer digits, else NULL.
+
+    Up to 15 digits the exact value fits DECIMAL(18,3); 16 digits (all DECIMAL(18,2) holds) are
+    rounded in DECIMAL(38,3) and TRY_CAST back, so 9,999,999,999,999,999.995 (which rounds past
+    DECIMAL(18,2)) is NULL, not an error."""
+    if not 1 <= digits <= 16:
+        raise ValueError(f"amount: integer digits must be 1..16, got {digits}")
+    wide, cast = ("DECIMAL(18, 3)", "CAST") if digits <= 15 else ("DECIMAL(38, 3)", "TRY_CAST")
     magnitude = (
-        f"CAST(ROUND(CAST(COALESCE(NULLIF({integer}, ''), '0') || '.' || "
-        f"SUBSTR({fraction} || '000', 1, 3) AS DECIMAL(18, 3)), 2) AS DECIMAL(18, 2))"
+        f"{cast}(ROUND(CAST(COALESCE(NULLIF({integer}, ''), '0') || '.' || "
+        f"SUBSTR({fraction} || '000', 1, 3) AS {wide}), 2) AS DECIMAL(18, 2))"
     )
     return (
-        f"CASE WHEN {parseable} AND LENGTH({integer}) <= 7 THEN "
+        f"CASE WHEN {parseable} AND LENGTH({integer}) <= {digits} THEN "
         f"CASE WHEN STARTS_WITH({text}, '-') THEN -{magnitude} ELSE {magnitude} END END"
     )
 
@@ -196,7 +217,9 @@ def amount_parts_are_too_large(evaluator, integer, fraction) -> str:
 
 
 @macro()
-def amount_from_parts(evaluator, text, integer, fraction, parseable) -> str:
-    """DECIMAL(18,2) rounded half-up, for parseable amounts within ±1,000,000.00, else NULL: from
-    the part columns and the @amount_text_is_parseable flag column."""
-    return amount_value_sql(*(_sql(evaluator, p) for p in (text, integer, fraction, parseable)))
+def amount_from_parts(evaluator, text, integer, fraction, parseable, digits=None) -> str:
+    """DECIMAL(18,2) rounded half-up, for parseable amounts with at most ``digits`` integer
+    digits (default 7: claims, whose bound is 1,000,000.00; 16 for a balance with no bound but
+    DECIMAL(18,2)), else NULL: from the part columns and the @amount_text_is_parseable flag."""
+    parts = (_sql(evaluator, p) for p in (text, integer, fraction, parseable))
+    return amount_value_sql(*parts, digits=7 if digits is None else int(digits.name))

@@ -11,8 +11,12 @@ from benefits_mesh.landing import (
     company_domains_sql,
     company_lookup_sql,
     delivery_files_sql,
+    empty_sql,
+    files_sql,
     freshness_sql,
     landing_rows_sql,
+    rows_sql,
+    snapshot_file,
 )
 
 
@@ -62,3 +66,38 @@ def company_domains(evaluator):
 def landing_freshness(evaluator):
     """Newest delivery file per source in the landing root, with its freshness thresholds."""
     return freshness_sql(read=not _loading(evaluator))
+
+
+def _warn(message: str) -> None:
+    import logging
+
+    from rich.markup import escape
+    from sqlmesh.core.console import get_console
+
+    logging.getLogger("benefits_mesh.lending").warning(message)
+    get_console().log_warning(escape(message))
+
+
+@macro()
+def snapshot_rows(evaluator, source: exp.Expression, day: exp.Expression):
+    """Raw records of the current file of the snapshot ``source`` (SPEC §5: 'lending_customers'
+    | 'lending_accounts'), all VARCHAR: _source_file, _delivery_date (``day``, the day the run
+    read it), _row_number, then the contract columns. No file: no rows (said by
+    @snapshot_files)."""
+    if _loading(evaluator):
+        return "(" + empty_sql(source.name) + ")"
+    file, _ = snapshot_file(source.name, _date(day))
+    return rows_sql(source.name, [file] if file else [])
+
+
+@macro()
+def snapshot_files(evaluator, source: exp.Expression, day: exp.Expression):
+    """One row for the current file of the snapshot ``source`` read on ``day`` (the raw side of
+    its load accounting), none without the file: a plan or run that builds the model then warns
+    (``[WARNING] lending: ...``), once for a missing folder."""
+    if _loading(evaluator):
+        return files_sql([])
+    file, missing = snapshot_file(source.name, _date(day))
+    if missing and (source.name == "lending_customers" or "folder" not in missing):
+        _warn(missing)
+    return files_sql([file] if file else [])

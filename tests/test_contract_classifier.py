@@ -5,13 +5,13 @@
   macro's globals by value): a rule change of one source changes only that model's fingerprint;
   every cleaning macro is stored with it, so a run that renders from stored models has them;
 - every macro of macros/cleaning.py can be called from a description;
-- the format expresses SPEC §5's lending sources: header ``CustomerID`` vs column
-  ``customer_id``, a mapped code (``HasLoan`` → Yes/No/None), an enum output capitalised and the
-  referential rule ``unknown_customer`` (a sub-query against the staged customers), checked by
-  rendering two lending descriptions and running them on DuckDB;
+- SPEC §5's lending descriptions (header ``CustomerID`` vs column ``customer_id``, a mapped code
+  ``HasLoan`` → Yes/No/None, an enum output capitalised, the referential rule
+  ``unknown_customer``: a sub-query against the staged customers) rendered alone and run on
+  DuckDB;
 - a description that reads an unknown name, a later value or an unknown macro is refused.
 
-The three benefits models themselves are covered by their YAML tests (tests/*.yaml).
+The five models themselves are covered by their YAML tests (tests/*.yaml).
 """
 
 from __future__ import annotations
@@ -32,7 +32,13 @@ sys.path.insert(0, str(PROJECT))  # the project's macros/ folder, as SQLMesh's l
 
 from macros import classification, cleaning  # noqa: E402
 
-DESCRIPTIONS = {"employees": "EMPLOYEES", "plans": "PLANS", "claims": "CLAIMS"}
+DESCRIPTIONS = {
+    "employees": "EMPLOYEES",
+    "plans": "PLANS",
+    "claims": "CLAIMS",
+    "lending_customers": "LENDING_CUSTOMERS",
+    "lending_accounts": "LENDING_ACCOUNTS",
+}
 
 
 @pytest.mark.parametrize("source", sorted(DESCRIPTIONS))
@@ -57,95 +63,19 @@ def test_every_cleaning_macro_can_be_called_from_a_description() -> None:
 
 def test_derived_tables_match_the_descriptions() -> None:
     for source, description in contract.CLASSIFICATION.items():
-        assert contract.COLUMNS[source] == description["columns"]
-        assert contract.KEYS[source] == description["key"]
         assert contract.REJECT_REASONS[source] == tuple(r for r, _ in description["rules"])
+        if source in contract.DAILY:
+            assert contract.COLUMNS[source] == description["columns"]
+            assert contract.KEYS[source] == description["key"]
+    assert set(contract.COLUMNS) == set(contract.DAILY) == {"employees", "plans", "claims"}
+    assert contract.ACCOUNTED_SOURCES == (*contract.DAILY, *contract.SNAPSHOTS)
+    assert contract.snapshot_headers("lending_accounts")[0] == ("accountid", "account_id")
 
 
-# SPEC §5 through the description format (not built as models: a later issue does that) -------
+# SPEC §5's lending descriptions rendered alone and run on DuckDB ------------------------------
 
-CUSTOMERS = {
-    "landed": "staging.stg_lending_customers__landed",
-    "metadata": ("_source_file", "_row_number"),  # a full snapshot: no delivery date
-    "columns": ("customer_id", "name", "has_loan"),
-    "headers": {"customer_id": "CustomerID", "name": "Name", "has_loan": "HasLoan"},
-    "values": (
-        ("customer_id", "@normalize_text(raw_customer_id)"),
-        ("name", "@normalize_text(raw_name)"),
-        ("has_loan_code", "@normalize_enum(raw_has_loan)"),
-        (
-            "has_loan",
-            "CASE WHEN has_loan_code IN ('yes', 'y', 'true') THEN 'Yes' "
-            "WHEN has_loan_code IN ('no', 'n', 'false') THEN 'No' "
-            "WHEN has_loan_code IS NULL OR has_loan_code = 'none' THEN 'None' END",
-        ),
-    ),
-    "key": "customer_id",
-    "rules": (
-        ("missing_customer_id", "customer_id IS NULL"),
-        ("invalid_has_loan", "has_loan IS NULL"),
-    ),
-    "output": (
-        ("customer_id", "TEXT", "text-normalised business key"),
-        ("name", "TEXT"),
-        ("has_loan", "TEXT", "Yes | No | None"),
-        ("raw_*", "TEXT", "raw values as delivered"),
-    ),
-}
-
-ACCOUNTS = {
-    "landed": "staging.stg_lending_accounts__landed",
-    "metadata": ("_source_file", "_row_number"),
-    "columns": ("account_id", "customer_id", "balance", "account_type"),
-    "headers": {
-        "account_id": "AccountID",
-        "customer_id": "CustomerID",
-        "balance": "Balance",
-        "account_type": "AccountType",
-    },
-    "values": (
-        ("account_id", "@normalize_text(raw_account_id)"),
-        ("customer_id", "@normalize_text(raw_customer_id)"),
-        ("account_type_code", "@normalize_enum(raw_account_type)"),
-        (
-            "account_type",
-            "CASE account_type_code WHEN 'savings' THEN 'Savings' "
-            "WHEN 'checking' THEN 'Checking' END",
-        ),
-        ("balance_text", "@amount_text(raw_balance)"),
-        ("is_balance_parseable", "@amount_text_is_parseable(balance_text)"),
-        ("balance_integer", "@amount_integer(balance_text)"),
-        ("balance_fraction", "@amount_fraction(balance_text)"),
-        (
-            "balance",
-            "@amount_from_parts(balance_text, balance_integer, balance_fraction, "
-            "is_balance_parseable)",
-        ),
-    ),
-    "key": "account_id",
-    "rules": (
-        ("missing_account_id", "account_id IS NULL"),
-        ("missing_customer_id", "customer_id IS NULL"),
-        ("unknown_account_type", "account_type IS NULL"),
-        ("missing_balance", "balance_text IS NULL"),
-        ("invalid_balance", "NOT is_balance_parseable"),
-        (
-            "negative_balance",
-            "@amount_parts_are_negative(balance_text, balance_integer, balance_fraction)",
-        ),
-        (
-            "unknown_customer",
-            "NOT customer_id IN (SELECT c.customer_id FROM staging.stg_lending_customers AS c)",
-        ),
-    ),
-    "output": (
-        ("account_id", "TEXT", "text-normalised business key"),
-        ("customer_id", "TEXT"),
-        ("account_type", "TEXT", "Savings | Checking"),
-        ("raw_*", "TEXT", "raw values as delivered"),
-        ("balance", "DECIMAL(18, 2)"),
-    ),
-}
+CUSTOMERS = contract.LENDING_CUSTOMERS
+ACCOUNTS = contract.LENDING_ACCOUNTS
 
 
 def _render(description: dict) -> str:
@@ -155,10 +85,13 @@ def _render(description: dict) -> str:
 
 def _landed(con, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
     names = ", ".join(f"{c} VARCHAR" for c in columns)
-    con.execute(f"CREATE TABLE {table} (_source_file VARCHAR, _row_number BIGINT, {names})")
+    con.execute(
+        f"CREATE TABLE {table} (_source_file VARCHAR, _delivery_date DATE, _row_number BIGINT, "
+        f"{names})"
+    )
     for number, row in enumerate(rows, start=1):
         con.execute(
-            f"INSERT INTO {table} VALUES (?, ?, {', '.join('?' * len(row))})",
+            f"INSERT INTO {table} VALUES (?, DATE '2026-03-07', ?, {', '.join('?' * len(row))})",
             ["lending.csv", number, *row],
         )
 
@@ -240,7 +173,7 @@ def test_lending_sources_can_be_described() -> None:
     }
     assert (accounts[1]["account_type"], str(accounts[1]["balance"])) == ("Savings", "1234.57")
     assert accounts[2]["account_type"] == "Checking"
-    assert list(accounts[1])[-2:] == ["_source_file", "_loaded_at"]  # no _delivery_date
+    assert list(accounts[1])[-3:] == ["_source_file", "_delivery_date", "_loaded_at"]
     assert list(accounts[1])[3:9] == [
         "account_id",
         "customer_id",

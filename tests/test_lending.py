@@ -2,9 +2,8 @@
 `sqlmesh plan` against an independent plain-Python reference (below), compared to the cent with
 Decimals; a root without lending files; the generator's lending snapshot.
 
-The staging models are interim (plain SQL, staged rows only) until the shared classifier takes
-the lending sources over; these tests read only their staged rows and the mart, so they hold for
-the replacement too.
+The lending sources run through the shared classifier (benefits_mesh/contract.py); the staged
+rows, the quarantine, the load accounting and the mart are compared with the reference.
 """
 
 from __future__ import annotations
@@ -218,11 +217,41 @@ def warehouse_rows(project: Project) -> dict:
     }
 
 
+def assert_load_accounting(project: Project, expected: dict) -> None:
+    """Each snapshot's row in the load accounting and its quarantine against the reference:
+    raw = staged + duplicate + quarantined, one count per reason, nothing lost."""
+    from benefits_mesh.contract import all_reasons
+
+    reasons = all_reasons()
+    for name, file in (("customers", "customers.csv"), ("accounts", "accounts.csv")):
+        rows = project.query(
+            "SELECT source, source_file, raw_rows, staged_rows, duplicate_rows, "
+            f"quarantined_rows, {', '.join(reasons)} "
+            f"FROM intermediate.int_lending_{name}__load_accounting"
+        )
+        assert len(rows) == 1, (name, rows)
+        source, source_file, raw, staged, duplicate, quarantined, *counts = rows[0]
+        kept = expected["kept_rows"][name]
+        assert (source, source_file) == (f"lending_{name}", file)
+        assert raw == expected["raw_rows"][name]
+        assert staged == len(expected[name])
+        assert duplicate == raw - kept
+        assert quarantined == kept - staged
+        by_reason = {reason: n for reason, n in zip(reasons, counts, strict=True) if n}
+        assert by_reason == dict(expected["reasons"][name]), name
+        held = project.query(
+            f"SELECT _reject_reason, COUNT(*) FROM staging.stg_lending_{name}__quarantine "
+            "GROUP BY ALL"
+        )
+        assert dict(held) == dict(expected["reasons"][name]), name
+
+
 def assert_matches_reference(project: Project) -> dict:
     expected = reference(project.root)
     actual = warehouse_rows(project)
     for name in ("customers", "accounts", "summary"):
         assert actual[name] == expected[name], name
+    assert_load_accounting(project, expected)
     # to the cent, not merely equal as numbers: every amount is a 2-decimal Decimal
     for row in actual["summary"]:
         assert all(v.as_tuple().exponent == -2 for v in (row[2], row[4], row[5])), row
@@ -256,9 +285,12 @@ def test_root_without_lending_then_the_bundled_sample(tmp_path: Path) -> None:
     assert "folder, so marts.account_summary is empty" in flat, out[-3000:]
 
     shutil.copytree(PROJECT / "data" / "landing" / "lending", project.root / "landing" / "lending")
-    result = project.plan("--restate-model", "staging.stg_lending_customers", *SELECT)
+    late = project.cli("late-files")
+    assert "pending  lending/customers.csv: a full snapshot: the next run reads it" in late.stdout
+    result = project.plan("--restate-model", "tag:lending", *SELECT)
     assert "[WARNING] lending" not in result.stdout + result.stderr
     expected = assert_matches_reference(project)
+    assert "lending/" not in project.cli("late-files").stdout  # both loaded
 
     # the sample is small and hits every rule and variant at least once
     for name, reasons in REASONS.items():
@@ -390,3 +422,33 @@ def test_a_clean_lending_snapshot_rejects_nothing(tmp_path: Path) -> None:
     )
     for kind in ("bom", "crlf", "missing_customer_id", "invalid_balance", "balance_dollar"):
         assert summary["lending"]["dirt"][kind] == 0, kind
+
+
+def test_a_replaced_snapshot_is_reported_until_read_again(tmp_path: Path) -> None:
+    """Each delivery replaces the snapshot. A FULL model is rebuilt by the first run of a day, so
+    a snapshot replaced after that is reported as changed (late-files exit 1, with the one
+    command that reads it now); that command makes the warehouse equal the new file."""
+    project = _bare_root(tmp_path)
+    shutil.copytree(PROJECT / "data" / "landing" / "lending", project.root / "landing" / "lending")
+    project.plan(*SELECT)
+    assert_matches_reference(project)
+    accounts = project.root / "landing" / "lending" / "accounts.csv"
+    text = accounts.read_bytes().decode("utf-8-sig")
+    newline = "\r\n" if "\r\n" in text else "\n"
+    header = [c.strip().lower() for c in text.splitlines()[0].split(",")]
+    values = {"accountid": "A900", "customerid": "C001", "balance": '"$12,345.67"'}
+    values["accounttype"] = "savings"
+    row = ",".join(values.get(column, "") for column in header)
+    accounts.write_bytes(accounts.read_bytes() + (row + newline).encode())
+
+    late = project.cli("late-files")
+    assert late.returncode == 1, late.stdout + late.stderr
+    line = next(x for x in late.stdout.splitlines() if "lending/accounts.csv" in x)
+    assert line.startswith("changed  lending/accounts.csv: changed after it was read"), line
+    assert "sqlmesh plan --restate-model 'tag:lending' --auto-apply --no-prompts" in line
+    assert "A900" not in dict(project.query("SELECT account_id, 1 FROM marts.account_summary"))
+
+    project.plan("--restate-model", "tag:lending", *SELECT)
+    expected = assert_matches_reference(project)
+    assert "A900" in {row[1] for row in expected["summary"]}
+    assert "lending/" not in project.cli("late-files").stdout

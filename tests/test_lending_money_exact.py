@@ -29,6 +29,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 #: YAML files whose money (or percentage) values are checked to the last digit.
 EXACT_FILES = (
     "tests/test_account_summary.yaml",
+    "tests/test_stg_lending_accounts__classified.yaml",
     "tests/test_stg_claims__classified.yaml",
     "tests/test_fct_claims_cost_spikes.yaml",
 )
