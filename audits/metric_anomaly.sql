@@ -7,8 +7,21 @@ AUDIT (
 /* Metric anomaly (issue 6, non-blocking by default): a company's daily claim cost beyond
    @sigmas standard deviations of its own trailing @window days with claims (judged once
    @min_history such days came before it), on the last @recent_days days of service (older days
-   were judged by earlier runs). Use on intermediate.int_company_daily_claim_cost. */
-WITH "trailing" AS (
+   were judged by earlier runs). Attached to intermediate.int_company_daily_claim_cost_v2
+   (company x service day x claim type): the audit first sums @this_model's claim_cost per company
+   and service day, so it judges the company's daily total, as it did on the former company x day
+   model (DESIGN.md, Retiring a model); on a model already at that grain the sum changes nothing.
+   One failing row per company and day. */
+WITH daily AS (
+  SELECT
+    m.company_ein,
+    m.service_date,
+    SUM(m.claim_cost)::DECIMAL(18, 2) AS claim_cost
+  FROM @this_model AS m
+  GROUP BY
+    m.company_ein,
+    m.service_date
+), "trailing" AS (
   SELECT
     d.company_ein,
     d.service_date,
@@ -28,7 +41,7 @@ WITH "trailing" AS (
       ORDER BY d.service_date
       ROWS BETWEEN @window PRECEDING AND 1 PRECEDING
     ) AS prior_days
-  FROM @this_model AS d
+  FROM daily AS d
 ), latest AS (
   SELECT
     MAX(t.service_date) AS last_service_date

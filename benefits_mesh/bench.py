@@ -153,8 +153,10 @@ def figures(warehouse: Path, queries: dict[str, str]) -> dict[str, tuple]:
 
 SQLMESH_FIGURES = {
     "current claims (n, sum)": "SELECT count(*), sum(amount) FROM marts.fct_claims",
-    "daily cost (n, sum)": "SELECT count(*), sum(claim_cost) "
-    "FROM intermediate.int_company_daily_claim_cost",
+    # company x service day, as the handwritten company_daily_cost: v2 summed over claim_type
+    "daily cost (n, sum)": "SELECT count(*), sum(claim_cost) FROM (SELECT company_ein, "
+    "service_date, sum(claim_cost) AS claim_cost FROM intermediate.int_company_daily_claim_cost_v2 "
+    "GROUP BY company_ein, service_date)",
     "spikes (n, sum)": "SELECT count(*), sum(current_90d_cost) FROM marts.fct_claims_cost_spikes",
     "claims staged rows": "SELECT sum(staged_rows) FROM marts.fct_load_accounting "
     "WHERE source = 'claims'",

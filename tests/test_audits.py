@@ -3,9 +3,12 @@
 The audits are exercised through a real `sqlmesh plan` of a throw-away SQLMesh project that
 holds the project's audits/ and macros/ and small models of literal rows: for each audit one
 model it must pass on and one it must fail on. Attached non-blocking, so one plan reports them
-all; the test reads the warnings a user sees. One more plan shows a blocking audit stopping the
-plan with a non-zero exit. Audits on real data (freshness, volume, duplicate delivery, the
-blocking guards of the models) are exercised by tests/test_bad_input.py.
+all; the test reads the warnings a user sees. metric_anomaly also runs on the project's own
+company x day cost model (intermediate.int_company_daily_claim_cost_v2's file, renamed, over
+literal claims of two claim types): it fails on a spike of the company's day and passes on a
+steady day, also when the cost only moves between claim types. One more plan shows a blocking
+audit stopping the plan with a non-zero exit. Audits on real data (freshness, volume, duplicate
+delivery, the blocking guards of the models) are exercised by tests/test_bad_input.py.
 """
 
 from __future__ import annotations
@@ -78,6 +81,55 @@ def _costs(last: int) -> str:
         f"FROM (VALUES {days}, ('11-1111111', DATE '2026-03-03', {last})) "
         "AS v(company_ein, service_date, claim_cost)"
     )
+
+
+def _claims(last_day: dict[str, int]) -> str:
+    """Claims of one company: medical (80..84) and dental (20) every day from 2026-02-01 to
+    03-02, a steady company total of 100..104 as in _costs; then 03-03 with the given cost per
+    claim type."""
+    days = [(f"DATE '2026-02-01' + {d}", {"medical": 80 + d % 5, "dental": 20}) for d in range(30)]
+    days.append(("DATE '2026-03-03'", last_day))
+    values = ", ".join(
+        f"('{kind}-{i}', '11-1111111', '{kind}', {cost}, {day})"
+        for i, (day, costs) in enumerate(days)
+        for kind, cost in costs.items()
+    )
+    return (
+        "SELECT v.claim_id, v.company_ein, v.claim_type, CAST(v.amount AS DECIMAL(18, 2)) AS "
+        "amount, CAST(v.service_date AS DATE) AS service_date "
+        f"FROM (VALUES {values}) AS v(claim_id, company_ein, claim_type, amount, service_date)"
+    )
+
+
+#: The project's company x day cost model (grain company x service day x claim type), which
+#: carries metric_anomaly: its own file, renamed, without its signal, over literal claims.
+COST_MODEL = PROJECT / "models" / "intermediate" / "int_company_daily_claim_cost_v2.sql"
+
+
+def _cost_model(name: str, claims: str) -> str:
+    text = COST_MODEL.read_text()
+    assert "metric_anomaly()" in text, "metric_anomaly is no longer attached to the cost model"
+    text, signals = re.subn(r"\n  signals \(\n.*?\n  \),", "", text, flags=re.DOTALL)
+    text, named = re.subn(r"name intermediate\.\w+", f"name t.{name}", text)
+    text, read = re.subn(r"FROM intermediate\.int_claims_current", f"FROM t.{claims}", text)
+    assert (signals, named, read) == (1, 1, 1), text
+    return text
+
+
+#: model name -> (claims query, expected failing audit or None): the cost model's audits on
+#: the same company totals as cost_steady / cost_spike, split over two claim types
+COST_MODEL_CASES: dict[str, tuple[str, str | None]] = {
+    "v2_steady": (_claims({"medical": 83, "dental": 20}), None),
+    "v2_spike": (_claims({"medical": 4980, "dental": 20}), "metric_anomaly"),  # total 5,000
+    # the guard judges the company's day (as on the former company x day model), not a type
+    # and not a row: the total triples through types without history, each row unremarkable
+    "v2_spike_over_types": (
+        _claims({"medical": 82, "dental": 20, "vision": 100, "pharmacy": 100}),
+        "metric_anomaly",
+    ),
+    # each type far outside its own history, the company's total (103) as usual
+    "v2_types_shift": (_claims({"medical": 20, "dental": 83}), None),
+}
 
 
 def _freshness(newest: str | None, warn: int, error: int) -> str:
@@ -232,13 +284,22 @@ KINDS = {
 }
 
 
-def _write_project(folder: Path, cases: dict[str, tuple[str, str, str | None]]) -> None:
+def _write_project(
+    folder: Path,
+    cases: dict[str, tuple[str, str, str | None]],
+    cost_models: dict[str, tuple[str, str | None]] | None = None,
+) -> None:
     shutil.copytree(PROJECT / "audits", folder / "audits")
     shutil.copytree(
         PROJECT / "macros", folder / "macros", ignore=shutil.ignore_patterns("__pycache__")
     )
     (folder / "models").mkdir()
     (folder / "config.py").write_text(CONFIG.format(db=str(folder / "harness.duckdb")))
+    for name, (claims, _) in (cost_models or {}).items():
+        (folder / "models" / f"claims_{name}.sql").write_text(
+            f"MODEL (name t.claims_{name}, kind FULL);\n\n{claims}\n"
+        )
+        (folder / "models" / f"{name}.sql").write_text(_cost_model(name, f"claims_{name}"))
     for name, (query, audits, _) in cases.items():
         audit_block = f",\n  audits ({audits})" if audits else ""
         # a model named in an audit must be a parent of the audited model (as in the project)
@@ -291,13 +352,21 @@ def _warnings(output: str) -> dict[str, set[str]]:
 
 
 def test_every_generic_audit_fails_on_bad_rows_and_passes_on_good_ones(tmp_path, faketime):
-    _write_project(tmp_path, CASES)
+    _write_project(tmp_path, CASES, COST_MODEL_CASES)
     result = _plan(tmp_path, faketime)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]
     warnings = _warnings(output)
     expected = {name: {audit} for name, (_, _, audit) in CASES.items() if audit}
+    expected |= {name: {audit} for name, (_, audit) in COST_MODEL_CASES.items() if audit}
     assert warnings == expected, output[-6000:]
+    # metric_anomaly on the cost model flags what it flagged at the company x day grain: the
+    # same company-day (one row) for the same totals
+    for model in ("cost_spike", "v2_spike"):
+        assert re.search(
+            rf"\[WARNING\] t\.{model}: 'metric_anomaly' audit error: 1 row failed",
+            " ".join(output.split()),
+        ), model
     # the message names the model, the audit and how many rows failed, e.g.
     assert re.search(
         r"\[WARNING\] t\.volume_50x: 'volume_anomaly' audit error: 1 row failed",

@@ -46,7 +46,7 @@ ENV = "incident"
 #: (model, audit). Both are issue 6's data-quality audits (audits/*.sql), non-blocking.
 EXPECTED_AUDITS = {
     ("intermediate.int_claims__load_accounting", "volume_anomaly"),  # 20x the trailing deliveries
-    ("intermediate.int_company_daily_claim_cost", "metric_anomaly"),  # the skewed company's cost
+    ("intermediate.int_company_daily_claim_cost_v2", "metric_anomaly"),  # the skewed company's day
 }
 
 

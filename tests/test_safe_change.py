@@ -3,18 +3,23 @@
 The walk starts from the project as it was before intermediate.int_company_daily_claim_cost_v2
 existed (the legacy FULL int_company_daily_claim_cost read by marts.fct_claims_cost_spikes and
 intermediate.int_companies), built in prod, and then goes through the four steps of DESIGN.md
-("Safe change") with the real CLI, under a fixed faketime clock:
+("Retiring a model") with the real CLI, under a fixed faketime clock. The files the repository
+no longer holds (the legacy model, the compatibility view, v2 before the audit moved) come from
+tests/fixtures/deprecation/.
 
 1. deprecate: the old model gets its marker (tag + description), v2 appears; the linter warns
    on both models that still read the old one, naming it, its replacement and removal date;
-2. compatibility view: this repository's files (old model = VIEW over v2, consumers on v2);
+2. compatibility view (old model = VIEW over v2 carrying metric_anomaly, consumers on v2):
    `plan dev` shows the categories, `table_diff prod:dev` proves the view, the mart and
    dim_companies identical to prod row for row, `benefits-mesh plan-summary` reports it all,
    promotion recomputes nothing;
-3. removal in dev: the plan refuses while something still references the old model, and once
-   nothing does, it shows only the removal and changes no mart;
-4. promote the removal, then roll back twice by restoring files (to the compatibility view and
-   to the legacy table): pure virtual updates, no model batch runs, content identical.
+3. removal in dev (this repository's files: the view gone, metric_anomaly on v2): the plan
+   refuses while something still references the old model, and once nothing does, it shows
+   the removal and v2's metadata change only, and changes no mart;
+4. promote the removal: the old name is gone, metric_anomaly runs on v2 with the view's result
+   on the same data and fails when a company's day spikes; then roll back twice by restoring
+   files (to the compatibility view and to the legacy table): pure virtual updates, no model
+   batch runs, content identical.
 """
 
 from __future__ import annotations
@@ -23,9 +28,12 @@ import datetime as dt
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import pytest
 from conftest import BIN, PROJECT, Project
 
@@ -39,29 +47,11 @@ NEW_FILE = "models/intermediate/int_company_daily_claim_cost_v2.sql"
 CONSUMERS = ("models/marts/fct_claims_cost_spikes.sql", "models/intermediate/int_companies.sql")
 REMOVAL_DATE = "2027-03-01"
 
-#: The model as it was before the replacement (git history of this file, audits as then).
-LEGACY_MODEL = """\
-MODEL (
-  name intermediate.int_company_daily_claim_cost,
-  kind FULL,
-  signals (delivery_ready(source := 'claims')),
-  grain (company_ein, service_date),
-  audits (
-    unique_combination_of_columns(columns := (company_ein, service_date)),
-    not_null(columns := (company_ein, service_date, claim_cost, claim_count))
-  )
-);
-
-SELECT
-  c.company_ein::TEXT AS company_ein,
-  SUM(c.amount)::DECIMAL(18, 2) AS claim_cost,
-  COUNT(*)::BIGINT AS claim_count,
-  c.service_date::DATE AS service_date
-FROM intermediate.int_claims_current AS c
-GROUP BY
-  c.company_ein,
-  c.service_date
-"""
+#: The files the repository no longer holds, as they were at each step (tests/fixtures/deprecation)
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "deprecation"
+LEGACY_MODEL = FIXTURES / "int_company_daily_claim_cost__legacy.sql"  # FULL, before v2 existed
+COMPAT_VIEW = FIXTURES / "int_company_daily_claim_cost__compat_view.sql"  # grace period, audited
+GRACE_V2 = FIXTURES / "int_company_daily_claim_cost_v2__grace.sql"  # v2 before the audit moved
 DEPRECATION = (
     "  tags (deprecated),\n"
     f"  description 'DEPRECATED (replaced_by: {NEW}, removal_date: {REMOVAL_DATE}): old grain',\n"
@@ -97,6 +87,16 @@ class CopiedProject(Project):
         for relative in relatives:
             shutil.copyfile(PROJECT / relative, self.file(relative))
 
+    def from_fixture(self, fixture: Path, relative: str) -> None:
+        shutil.copyfile(fixture, self.file(relative))
+
+    def grace_period(self) -> None:
+        """The files of step 2: the compatibility view (with metric_anomaly), v2 without it, the
+        consumers on v2 (they have not changed since)."""
+        self.from_fixture(COMPAT_VIEW, OLD_FILE)
+        self.from_fixture(GRACE_V2, NEW_FILE)
+        self.from_repository(*CONSUMERS)
+
     def content(self, relation: str) -> list[tuple]:
         return sorted(self.query(f"SELECT * FROM {relation}"), key=repr)
 
@@ -113,7 +113,7 @@ def _dev(model: str) -> str:
 
 
 def _legacy(project: CopiedProject) -> None:
-    project.file(OLD_FILE).write_text(LEGACY_MODEL)
+    project.from_fixture(LEGACY_MODEL, OLD_FILE)
     project.file(NEW_FILE).unlink(missing_ok=True)
     for relative in CONSUMERS:
         path = project.file(relative)
@@ -144,6 +144,62 @@ def _assert_identical(result: subprocess.CompletedProcess, models: list[str]) ->
         schema, table = model.split(".")
         pair = f".{schema}.{table} - "
         assert pair in identical and f".{schema}__dev.{table}" in identical, (model, text)
+
+
+def _metric_anomaly(project: CopiedProject, model: str) -> int:
+    """`sqlmesh audit --model <model>`: the failing rows of its metric_anomaly (0 = passed)."""
+    text = _flat(project.sqlmesh("audit", "--model", model, check=False))
+    found = re.findall(
+        rf"metric_anomaly on model \S*{re.escape(model)}\S* (?:✅ PASS|❌ FAIL \[(\d+)\])", text
+    )
+    assert len(found) == 1, f"metric_anomaly did not run once on {model}:\n{text}"
+    return int(found[0] or 0)
+
+
+#: On the last service day, the company whose daily total is nearest its trailing mean (the
+#: audit's window), i.e. a company-day metric_anomaly does not flag: the one to spike.
+QUIET_COMPANY_DAY = f"""
+WITH daily AS (
+  SELECT company_ein, service_date, SUM(claim_cost) AS claim_cost
+  FROM {NEW} GROUP BY ALL
+), judged AS (
+  SELECT company_ein, service_date, claim_cost,
+    AVG(claim_cost) OVER w AS mean, STDDEV_POP(claim_cost) OVER w AS sd
+  FROM daily
+  WINDOW w AS (PARTITION BY company_ein ORDER BY service_date
+               ROWS BETWEEN 90 PRECEDING AND 1 PRECEDING)
+)
+SELECT company_ein, service_date FROM judged
+WHERE service_date = (SELECT MAX(service_date) FROM daily) AND sd > 0
+ORDER BY ABS(claim_cost - mean) / sd, company_ein
+LIMIT 1
+"""
+
+
+@contextmanager
+def _spiked(project: CopiedProject) -> Iterator[None]:
+    """Add 1,000,000 to one claim type's cost of a quiet company-day in v2's physical table (the
+    table prod's view reads), then put it back."""
+    with duckdb.connect(str(project.warehouse)) as con:
+        (schema, table), *others = con.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables WHERE "
+            f"starts_with(table_name, '{NEW.replace('.', '__')}__') AND table_type = 'BASE TABLE'"
+        ).fetchall()
+        assert not others, others
+        company, day = con.execute(QUIET_COMPANY_DAY).fetchone()
+        where = f"company_ein = '{company}' AND service_date = DATE '{day}'"
+        (claim_type,) = con.execute(f"SELECT MIN(claim_type) FROM {NEW} WHERE {where}").fetchone()
+        where += f" AND claim_type = '{claim_type}'"
+        con.execute(
+            f'UPDATE "{schema}"."{table}" SET claim_cost = claim_cost + 1000000 WHERE {where}'
+        )
+    try:
+        yield
+    finally:
+        with duckdb.connect(str(project.warehouse)) as con:
+            con.execute(
+                f'UPDATE "{schema}"."{table}" SET claim_cost = claim_cost - 1000000 WHERE {where}'
+            )
 
 
 @pytest.fixture
@@ -184,7 +240,7 @@ def test_retiring_a_model_through_virtual_environments(legacy_prod: CopiedProjec
             "  grain (company_ein, service_date),\n" + DEPRECATION,
         )
     )
-    project.from_repository(NEW_FILE)
+    project.from_fixture(GRACE_V2, NEW_FILE)
     lint = _flat(project.sqlmesh("lint"))
     for consumer in ("marts.fct_claims_cost_spikes", "intermediate.int_companies"):
         assert (
@@ -196,8 +252,8 @@ def test_retiring_a_model_through_virtual_environments(legacy_prod: CopiedProjec
     assert re.search(rf"Metadata Updated:\W+{re.escape(_dev(OLD))}\W", dry), dry
     assert not re.search(r"Directly Modified", dry), dry
 
-    # ---- step 2: the compatibility view and the consumers on v2 (this repository's files)
-    project.from_repository(OLD_FILE, NEW_FILE, *CONSUMERS)
+    # ---- step 2: the compatibility view and the consumers on v2
+    project.grace_period()
     planned = _flat(project.plan("dev"))  # the plan lints too: no model reads the old one now
     assert "nodeprecatedreferences" not in planned, planned
     assert re.search(rf"Added Models:\W+{re.escape(_dev(NEW))}\W", planned), planned
@@ -237,9 +293,12 @@ def test_retiring_a_model_through_virtual_environments(legacy_prod: CopiedProjec
     assert project.content(OLD) == daily  # the view over v2 == the legacy table
     assert project.content("marts.fct_claims_cost_spikes") == spikes
     assert project.content("marts.dim_companies") == companies
+    # the grace period's guard: metric_anomaly on the view (company x day)
+    on_view = _metric_anomaly(project, OLD)
 
     # ---- step 3: remove the old model in dev; the plan refuses while a reference remains
     project.file(OLD_FILE).unlink()
+    project.from_repository(NEW_FILE)  # this repository's v2: metric_anomaly moved onto it
     consumer = project.file(CONSUMERS[1])
     on_v2 = consumer.read_text()
     consumer.write_text(on_v2.replace(NEW, OLD))
@@ -251,6 +310,8 @@ def test_retiring_a_model_through_virtual_environments(legacy_prod: CopiedProjec
     consumer.write_text(on_v2)
     removal = _flat(project.plan("dev"))
     assert re.search(rf"Removed Models:\W+{re.escape(_dev(OLD))}\W", removal), removal
+    # the audit moved: a metadata change of v2 (same table), nothing recomputed
+    assert re.search(rf"Metadata Updated:\W+{re.escape(_dev(NEW))}\W", removal), removal
     assert "Directly Modified" not in removal and "Indirectly Modified" not in removal, removal
     unchanged = _flat(project.sqlmesh("table_diff", "prod:dev", "-m", "marts.*"))
     assert "No models contain differences" in unchanged, unchanged
@@ -260,8 +321,19 @@ def test_retiring_a_model_through_virtual_environments(legacy_prod: CopiedProjec
     _assert_no_recompute(removed, "promoting the removal")
     assert "int_company_daily_claim_cost" not in _relations(project, "intermediate")
     assert project.content("marts.fct_claims_cost_spikes") == spikes
+    # what a reader still on the old name gets
+    with pytest.raises(duckdb.CatalogException, match=f"Did you mean .*{NEW.split('.')[1]}"):
+        project.query(f"SELECT * FROM {OLD}")
 
-    project.from_repository(OLD_FILE)  # back to the grace period: the compatibility view
+    # the audit did not vanish with the view: it runs on v2, with the view's result on the same
+    # data, and it fires when one company's day spikes (one more failing company-day)
+    on_v2 = _metric_anomaly(project, NEW)
+    assert on_v2 == on_view, (on_view, on_v2)
+    with _spiked(project):
+        assert _metric_anomaly(project, NEW) == on_v2 + 1
+    assert _metric_anomaly(project, NEW) == on_v2
+
+    project.grace_period()  # back to the grace period: the compatibility view
     _assert_no_recompute(project.plan(), "rolling back to the compatibility view")
     assert project.content(OLD) == daily
 

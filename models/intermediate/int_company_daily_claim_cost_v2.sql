@@ -1,8 +1,11 @@
 /* Claim cost per company, service day and claim type over the current version of every valid
-   claim. Replaces intermediate.int_company_daily_claim_cost (grain company x day), which stays as
-   a deprecated compatibility view over this model until its removal date (DESIGN.md, Safe
-   change). FULL: at most companies x days x 4 types rows, recomputed so corrections and late
-   claims always apply. */
+   claim: the project's one company x day cost model (sum over claim_type for the company's daily
+   total). It replaced intermediate.int_company_daily_claim_cost (grain company x day), a
+   deprecated compatibility view over this model until its removal on 2026-12-06 (DESIGN.md,
+   Retiring a model); the _v2 name stays, since a rename would be another deprecation walk.
+   metric_anomaly moved here from the view: it sums claim_cost per company and day itself. FULL:
+   at most companies x days x 4 types rows, recomputed so corrections and late claims always
+   apply. */
 MODEL (
   name intermediate.int_company_daily_claim_cost_v2,
   kind FULL,
@@ -12,7 +15,8 @@ MODEL (
   grain (company_ein, service_date, claim_type),
   audits (
     unique_combination_of_columns(columns := (company_ein, service_date, claim_type)),
-    not_null(columns := (company_ein, service_date, claim_type, claim_cost, claim_count))
+    not_null(columns := (company_ein, service_date, claim_type, claim_cost, claim_count)),
+    metric_anomaly()
   )
 );
 
