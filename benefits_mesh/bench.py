@@ -171,10 +171,9 @@ HANDWRITTEN_FIGURES = {
 
 def duckdb_settings(project: Path) -> dict:
     """The project's DuckDB ``connector_config`` (memory limit...), for the handwritten side too."""
-    from sqlmesh.core.config import Config
-    from sqlmesh.core.config.loader import load_config_from_paths
+    from benefits_mesh.sqlmesh_api import project_config
 
-    config = load_config_from_paths(Config, project_paths=[project / "config.yaml"])
+    config = project_config(project / "config.yaml")
     return dict(config.gateways[config.default_gateway].connection.connector_config)
 
 

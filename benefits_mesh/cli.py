@@ -179,10 +179,9 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from sqlmesh.utils.errors import SQLMeshError
-
     from benefits_mesh.incident import explain
     from benefits_mesh.review import ReviewError
+    from benefits_mesh.sqlmesh_api import SQLMeshError
 
     try:
         project = Path(args.project) if args.project else None

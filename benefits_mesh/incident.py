@@ -42,7 +42,7 @@ from pathlib import Path
 
 import duckdb
 
-from benefits_mesh import landing, review
+from benefits_mesh import landing, review, sqlmesh_api
 from benefits_mesh.settings import data_dir
 from benefits_mesh.text import printable
 
@@ -270,9 +270,6 @@ def sandbox(
     log=print,
 ) -> int:
     """Load the sources' current deliveries into `env` only; 0 = no new audit failure."""
-    from sqlmesh.core.snapshot import SnapshotChangeCategory
-    from sqlmesh.utils.errors import SQLMeshError
-
     if env == review.PROD:
         raise IncidentError("the sandbox is a dev environment: pick another --env")
     ctx = review.context(project)
@@ -285,12 +282,12 @@ def sandbox(
     )
     for snapshot in builder.build().new_snapshots:
         if snapshot.name in roots:
-            builder.set_choice(snapshot, SnapshotChangeCategory.BREAKING)
+            sqlmesh_api.categorize_breaking(builder, snapshot)
     plan = builder.build()
     log(f"sandbox {env}: {len(names)} model(s) get their own tables: {', '.join(names)}")
     try:
         ctx.apply(plan)
-    except SQLMeshError as exc:
+    except sqlmesh_api.SQLMeshError as exc:
         log(
             f"sandbox {printable(env)}: the plan failed (a blocking audit or a bad file): "
             f"{printable(exc)}"
@@ -378,29 +375,26 @@ def explain(
 ) -> str:
     """EXPLAIN ANALYZE of `model`'s query for [start, end] on `env`'s tables (default: its last
     computed day)."""
-    from sqlmesh.core.macros import RuntimeStage
-    from sqlmesh.core.snapshot import DeployabilityIndex
-
     ctx = review.context(project)
-    snapshots = review._environment_snapshots(ctx, env)
+    snapshots = review.environment_snapshots(ctx, env)
     fqn = ctx.get_model(model, raise_if_missing=True).fqn
     snapshot = snapshots.get(fqn)
     if snapshot is None:
         raise review.ReviewError(f"{model} is not in environment {env!r}")
-    index = DeployabilityIndex.create({s.snapshot_id: s for s in snapshots.values()})
-    intervals = snapshot.intervals if index.is_deployable(snapshot) else snapshot.dev_intervals
+    index = sqlmesh_api.deployability(snapshots.values())
+    intervals = sqlmesh_api.snapshot_intervals(snapshot, index.is_deployable(snapshot))
     if start is None and intervals:
         last = review.date_ranges(intervals)[-1][1]
         start = last.isoformat()
     end = end or start
-    query = snapshot.model.render_query_or_raise(
+    query = sqlmesh_api.render_query(
+        snapshot,
         start=start,
         end=end,
         execution_time=_now(),
         snapshots=snapshots,
-        deployability_index=index,
+        deployability=index,
         engine_adapter=ctx.engine_adapter,
-        runtime_stage=RuntimeStage.EVALUATING,
     )
     rows = ctx.engine_adapter.fetchall(f"EXPLAIN ANALYZE {query.sql(dialect='duckdb')}")
     header = f"EXPLAIN ANALYZE {snapshot.model.name} in {env} for {start} .. {end}\n"

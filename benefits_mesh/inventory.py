@@ -39,6 +39,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from benefits_mesh import sqlmesh_api
 from benefits_mesh.contract import SNAPSHOTS, SOURCES
 from benefits_mesh.landing import LENDING_FOLDER, LENDING_SNAPSHOTS, landing_dir, scan_file
 
@@ -235,11 +236,10 @@ def warehouse_state(
         "SELECT table_schema, table_name FROM information_schema.tables "
         "WHERE table_catalog = current_database()"
     )
-    if env != "prod" and ("sqlmesh", "_environments") in relations:
-        known = {name for (name,) in fetch("SELECT name FROM sqlmesh._environments")}
-        if env not in known:
-            names = ", ".join(sorted(known)) or "none"
-            raise UnknownEnvironment(f"environment {env!r} not found (environments: {names})")
+    known = sqlmesh_api.state_environment_names(fetch, relations) if env != "prod" else None
+    if known is not None and env not in known:
+        names = ", ".join(sorted(known)) or "none"
+        raise UnknownEnvironment(f"environment {env!r} not found (environments: {names})")
     from benefits_mesh.warehouse import schema_for
 
     present = {name: "staging" for schema, name in relations if schema == "staging"}

@@ -74,11 +74,11 @@ def preflight() -> None:
 def report(environment: str) -> None:
     """Print the landing report of ``environment`` through SQLMesh's console."""
     from rich.markup import escape
-    from sqlmesh.core.console import get_console
 
     from benefits_mesh.inventory import PROBLEMS, inventory, report_lines
+    from benefits_mesh.sqlmesh_api import console as sqlmesh_console
 
-    console = get_console()
+    console = sqlmesh_console()
     try:
         from benefits_mesh.runtime import warehouse_adapter
 

@@ -10,8 +10,9 @@ that was already there), and for every changed mart a ``table_diff`` prod:ENV by
 (rows only in prod, only in the environment, joined rows that differ). Text or Markdown.
 
 Everything comes from SQLMesh's state and Python API (``Context``, the environments' snapshots,
-``SnapshotEvaluator.audit``, ``Context.table_diff``); nothing is applied (``table_diff`` writes
-only its temporary tables, in ``sqlmesh_temp``, and drops them).
+``SnapshotEvaluator.audit``, ``Context.table_diff``; what is not public API goes through
+:mod:`benefits_mesh.sqlmesh_api`); nothing is applied (``table_diff`` writes only its temporary
+tables, in ``sqlmesh_temp``, and drops them).
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from benefits_mesh import sqlmesh_api
 from benefits_mesh.text import printable
 
 if t.TYPE_CHECKING:
-    from sqlmesh import Context
-    from sqlmesh.core.snapshot import Snapshot
+    from sqlmesh import Context, Snapshot
 
 PROD = "prod"
 
@@ -177,39 +178,36 @@ def _subtract(have: list[tuple[int, int]], minus: list[tuple[int, int]]) -> list
     return result
 
 
-def _environment_snapshots(ctx: Context, env: str) -> dict[str, Snapshot]:
-    environment = ctx.state_reader.get_environment(env)
-    if environment is None:
+def environment_snapshots(ctx: Context, env: str) -> dict[str, Snapshot]:
+    """The snapshots of environment ``env`` by model name; ReviewError when it does not exist."""
+    snapshots = sqlmesh_api.environment_snapshots(ctx, env)
+    if snapshots is None:
         raise ReviewError(
             f"environment {env!r} does not exist: plan it first "
             f"(`sqlmesh plan {env}`{'' if env == PROD else ' or `make review`'})"
         )
-    snapshots = ctx.state_reader.get_snapshots([s.snapshot_id for s in environment.snapshots])
-    return {snapshot.name: snapshot for snapshot in snapshots.values()}
-
-
-def _intervals(snapshot: Snapshot, deployable: bool) -> list[tuple[int, int]]:
-    return list(snapshot.intervals if deployable else snapshot.dev_intervals)
+    return snapshots
 
 
 def _audits(
     ctx: Context, snapshot: Snapshot, snapshots: dict[str, Snapshot], deployability
 ) -> dict[str, tuple[int | None, bool]]:
     """{audit label: (failed rows or None when skipped, blocking)} over the computed range."""
-    intervals = _intervals(snapshot, deployability.is_deployable(snapshot))
+    intervals = sqlmesh_api.snapshot_intervals(snapshot, deployability.is_deployable(snapshot))
     if not snapshot.model.audits or not (intervals or snapshot.model.kind.is_view):
         return {}
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     # a view has no computed days: its audits read the whole view
     start = min(i[0] for i in intervals) if intervals else dt.datetime(1970, 1, 1)
     end = max(i[1] for i in intervals) if intervals else now
-    results = ctx.snapshot_evaluator.audit(
+    results = sqlmesh_api.audit_snapshot(
+        ctx,
         snapshot,
         snapshots=snapshots,
         start=start,
         end=end,
         execution_time=now,
-        deployability_index=deployability,
+        deployability=deployability,
     )
     outcomes: dict[str, tuple[int | None, bool]] = {}
     for result in results:
@@ -277,14 +275,12 @@ def summarize(
     baseline_audits: bool = True,
 ) -> Summary:
     """Compare environment `env` with prod (see the module docstring)."""
-    from sqlmesh.core.snapshot import DeployabilityIndex
-
     if env == PROD:
         raise ReviewError("plan-summary compares an environment with prod: pass --env NAME")
     ctx = ctx or context(project)
-    env_snapshots = _environment_snapshots(ctx, env)
+    env_snapshots = environment_snapshots(ctx, env)
     try:
-        prod_snapshots = _environment_snapshots(ctx, PROD)
+        prod_snapshots = environment_snapshots(ctx, PROD)
     except ReviewError:
         prod_snapshots = {}
 
@@ -292,8 +288,8 @@ def summarize(
     if check_files:
         differs = files_vs_environment(ctx, env)
 
-    env_index = DeployabilityIndex.create({s.snapshot_id: s for s in env_snapshots.values()})
-    prod_index = DeployabilityIndex.all_deployable()
+    env_index = sqlmesh_api.deployability(env_snapshots.values())
+    prod_index = sqlmesh_api.deployability()
     names = sorted(
         {n for n, s in env_snapshots.items() if s.is_model}
         | {n for n, s in prod_snapshots.items() if s.is_model}
@@ -316,11 +312,12 @@ def summarize(
         if new is None:
             continue
         deployable = env_index.is_deployable(new)
-        computed = _intervals(new, deployable)
+        computed = sqlmesh_api.snapshot_intervals(new, deployable)
         if item.new_table:
             item.computed = date_ranges(computed)
             if old is not None:
-                item.promotion = date_ranges(_subtract(list(old.intervals), computed))
+                prod_computed = sqlmesh_api.snapshot_intervals(old, deployable=True)
+                item.promotion = date_ranges(_subtract(prod_computed, computed))
         if not model.kind.is_symbolic:
             env_results = _audits(ctx, new, env_snapshots, env_index)
             prod_results = (
@@ -345,17 +342,11 @@ def summarize(
 
 def files_vs_environment(ctx: Context, env: str) -> list[str]:
     """Models whose definition in the project files differs from the environment's."""
-    from sqlmesh.utils.errors import SQLMeshError
-
     try:
         plan = ctx.plan_builder(env, skip_tests=True, skip_linter=True).build()
-    except SQLMeshError:
+    except sqlmesh_api.SQLMeshError:
         return []
-    diff = plan.context_diff
-    names = set(diff.modified_snapshots)
-    names |= {diff.snapshots[s_id].name for s_id in diff.added if s_id in diff.snapshots}
-    names |= {s.name for s in diff.removed_snapshots.values()}
-    return sorted(_short(name) for name in names)
+    return sorted(_short(name) for name in sqlmesh_api.plan_changed_models(plan))
 
 
 # --------------------------------------------------------------------------------- rendering

@@ -1,7 +1,9 @@
-"""Process set-up for every SQLMesh command (issue 15, "Output and operations"): the one module
-that reaches into SQLMesh's internals. SQLMesh imports ``macros/project_setup.py`` when it loads
-the project, before it opens the warehouse, and that calls :func:`prepare`: so it runs in every
-``sqlmesh`` command, in ``sqlmesh ui`` and in every ``Context`` the project's own commands open.
+"""Process set-up for every SQLMesh command (issue 15, "Output and operations"): the glue
+SQLMesh offers no setting for. What it needs of SQLMesh's internals it reaches through
+:mod:`benefits_mesh.sqlmesh_api`, the one module that touches them (issue 18). SQLMesh imports
+``materializations/project_setup.py`` when it loads the project, before it opens the
+warehouse, and that calls :func:`prepare`: so it runs in every ``sqlmesh`` command, in
+``sqlmesh ui`` and in every ``Context`` the project's own commands open.
 
 What it does, in this order:
 
@@ -40,8 +42,8 @@ What it does, in this order:
    (``benefits_mesh/notify.py``) receives every SQLMesh notification, as a notification target
    config.yaml has no type for.
 
-Nothing here imports SQLMesh at module level: ``benefits-mesh`` commands import
-:func:`fail` without paying for SQLMesh.
+Nothing here imports SQLMesh at module level (nor does sqlmesh_api): ``benefits-mesh`` commands
+import :func:`fail` without paying for SQLMesh.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ from pathlib import Path
 
 import duckdb
 
-from benefits_mesh import settings
+from benefits_mesh import settings, sqlmesh_api
 from benefits_mesh.settings import SettingError
 from benefits_mesh.text import printable
 from benefits_mesh.warehouse import WarehouseBusyError, wait_for_lock
@@ -85,7 +87,7 @@ _CSV_FILE = re.compile(r"^\s*file = (.+?)\s*$", re.MULTILINE)
 
 def prepare() -> None:
     """Set up this process for a SQLMesh command on the project (idempotent; see module doc).
-    Called when SQLMesh loads the project (macros/project_setup.py), before it opens the
+    Called when SQLMesh loads the project (materializations/project_setup.py), before it opens the
     warehouse or runs anything."""
     os.umask(UMASK)
     try:
@@ -299,7 +301,7 @@ def _in_sqlmesh_cli() -> bool:
     ctx = click.get_current_context(silent=True)
     if ctx is None or ctx.command.name == "ui":
         return False
-    return getattr(ctx.find_root().command.callback, "__module__", "") == "sqlmesh.cli.main"
+    return sqlmesh_api.is_sqlmesh_cli(ctx.find_root().command.callback)
 
 
 def fail(error: BaseException) -> None:
@@ -340,13 +342,7 @@ def _needs_warehouse() -> bool:
     Context later, outside this CLI callback; the connection guard covers it)."""
     if not _in_sqlmesh_cli():
         return True
-    from sqlmesh.cli.main import LOCAL_ONLY_COMMANDS, OPTIONAL_LOCAL_COMMANDS, SKIP_CONTEXT_COMMANDS
-
-    return _cli_command() not in {
-        *LOCAL_ONLY_COMMANDS,
-        *OPTIONAL_LOCAL_COMMANDS,
-        *SKIP_CONTEXT_COMMANDS,
-    }
+    return _cli_command() not in sqlmesh_api.commands_without_warehouse()
 
 
 def probe(path: Path) -> None:
@@ -366,15 +362,8 @@ def probe(path: Path) -> None:
 
 def _install_connection_guard() -> None:
     """Wrap SQLMesh's DuckDB connection factory so its lock error is the same one line."""
-    from sqlmesh.core.config.connection import BaseDuckDBConnectionConfig
 
-    factory = BaseDuckDBConnectionConfig.__dict__.get("_connection_factory")
-    if not isinstance(factory, property) or getattr(factory.fget, "_benefits_mesh", False):
-        return
-
-    def guarded_factory(self):
-        connect = factory.fget(self)
-
+    def guard(connect):
         def guarded_connect(*args, **kwargs):
             database = kwargs.get("database", args[0] if args else "?")
             try:
@@ -384,17 +373,14 @@ def _install_connection_guard() -> None:
 
         return guarded_connect
 
-    guarded_factory._benefits_mesh = True
-    BaseDuckDBConnectionConfig._connection_factory = property(guarded_factory)
+    sqlmesh_api.wrap_duckdb_connect(guard)
 
 
 def warehouse_adapter(path: Path | None = None):
     """SQLMesh's engine adapter of the warehouse (``path``, default the project's) in this
     process (SQLMesh shares one per DuckDB file), or None when no context has made one."""
-    from sqlmesh.core.config.connection import BaseDuckDBConnectionConfig
-
     target = path or settings.warehouse_path()
-    for key, adapter in BaseDuckDBConnectionConfig._data_file_to_adapter.items():
+    for key, adapter in sqlmesh_api.duckdb_adapters().items():
         if Path(os.path.abspath(key)) == target:  # the key is config.yaml's path as written
             return adapter
     return None
@@ -403,23 +389,9 @@ def warehouse_adapter(path: Path | None = None):
 def _install_landing_report() -> None:
     """Every SQLMesh notification also goes to the landing report (benefits_mesh/notify.py), a
     notification target config.yaml cannot name (it only knows SQLMesh's own types)."""
-    from sqlmesh.core.notification_target import NotificationTargetManager
-
     from benefits_mesh.notify import LandingReport
 
-    notify = NotificationTargetManager.notify
-    if getattr(notify, "_benefits_mesh", False):
-        return
-    report = LandingReport()
-
-    def notify_with_landing_report(self, event, *args, **kwargs):
-        notify(self, event, *args, **kwargs)
-        configured = self.notification_targets.get(event, ())
-        if event in report.notify_on and not any(isinstance(t, LandingReport) for t in configured):
-            self._get_notification_function(report, event)(*args, **kwargs)
-
-    notify_with_landing_report._benefits_mesh = True
-    NotificationTargetManager.notify = notify_with_landing_report
+    sqlmesh_api.notify_also(LandingReport())
 
 
 # --------------------------------------------------------------------------------------------
@@ -470,14 +442,15 @@ def _csv_reason(text: str) -> str:
 
 def _install_console_glue() -> None:
     """Wrap the active console's log_skipped_models / log_failed_models (see module doc)."""
-    from sqlmesh.core.console import get_console
-
-    console = get_console()
-    if getattr(console, "_benefits_mesh_glue", False) or not hasattr(console, "_print"):
+    console = sqlmesh_api.console()
+    if sqlmesh_api.console_glued(console) or not sqlmesh_api.can_print(console):
         return
     original_skipped = console.log_skipped_models
     original_failed = console.log_failed_models
     pending: list[set] = []  # SQLMesh logs the skipped models just before the failed ones
+
+    def say(value, **kwargs):
+        sqlmesh_api.console_print(console, value, **kwargs)
 
     def log_skipped_models(snapshot_names):
         while pending:
@@ -493,31 +466,29 @@ def _install_console_glue() -> None:
             if found and found[0] not in firsts:
                 firsts[found[0]] = found[1]
         for line in firsts.values():
-            console._print(Text(f"Error: {printable(line)}", style="red"), soft_wrap=True)
+            say(Text(f"Error: {printable(line)}", style="red"), soft_wrap=True)
         if firsts:
-            console._print("")
+            say("")
         while pending:
             original_skipped(pending.pop(0))
         others = [error for error in errors if not landing[id(error)]]
         if firsts:
             where = log_file()
             details = f" (full message in {where})" if where else ""
-            console._print(
-                Text(f"Failed models on a bad landing file{details}:", style="red"), soft_wrap=True
-            )
+            say(Text(f"Failed models on a bad landing file{details}:", style="red"), soft_wrap=True)
             for error in errors:
                 found = landing[id(error)]
                 if found:
                     summary = f"{_node_name(error)}: {_summary(found[2], found[1])}"
-                    console._print(Text(f"  {printable(summary)}", style="red"), soft_wrap=True)
-            console._print("")
+                    say(Text(f"  {printable(summary)}", style="red"), soft_wrap=True)
+            say("")
         if others or not firsts:
             original_failed(others if firsts else errors)
 
     console.log_skipped_models = log_skipped_models
     console.log_failed_models = log_failed_models
     _install_signal_summary(console)
-    console._benefits_mesh_glue = True
+    sqlmesh_api.mark_console_glued(console)
 
 
 def _install_signal_summary(console) -> None:
@@ -531,7 +502,6 @@ def _install_signal_summary(console) -> None:
     if os.environ.get("BENEFITS_SIGNAL_DETAIL", "").strip().lower() in ("1", "true", "yes"):
         return
     from rich.text import Text
-    from sqlmesh.core.console import _format_signal_interval
 
     state: dict = {}
 
@@ -547,13 +517,13 @@ def _install_signal_summary(console) -> None:
     def stop_signal_progress():
         ready = state.get("ready") or []
         if ready:
-            shown = [_format_signal_interval(state["snapshot"], i) for i in ready[:3]]
+            shown = [sqlmesh_api.format_signal_interval(state["snapshot"], i) for i in ready[:3]]
             more = f", … {len(ready) - 3} more" if len(ready) > 3 else ""
             line = (
                 f"signals: {state['name']}: {len(ready)} of {state['checked']} ready "
                 f"({', '.join(shown)}{more})"
             )
-            console._print(Text(line), soft_wrap=True)
+            sqlmesh_api.console_print(console, Text(line), soft_wrap=True)
             console.signal_progress_logged = True
         state.clear()
 
@@ -584,11 +554,11 @@ def sqlmesh_command(args: list[str]) -> int:
     ``sqlmesh run`` opens the warehouse (its janitor) before it imports any project code, so it
     cannot wait for a warehouse another process holds at that moment; this can (DESIGN.md,
     "config.yaml and the glue")."""
-    from sqlmesh.cli.main import cli
-
     prepare()
     try:
-        cli.main(args=["-p", str(settings.project_root()), *args], prog_name="sqlmesh")
+        sqlmesh_api.cli().main(
+            args=["-p", str(settings.project_root()), *args], prog_name="sqlmesh"
+        )
     except SystemExit as exit_:
         code = exit_.code
         return code if isinstance(code, int) else (0 if code is None else 1)
@@ -608,10 +578,8 @@ def sqlmesh_main() -> None:
     SQLMesh imports materializations/project_setup.py.
     """
     _install_connection_guard()
-    from sqlmesh.cli.main import cli
-
     sys.argv[0] = "sqlmesh"
-    sys.exit(cli())
+    sys.exit(sqlmesh_api.cli()())
 
 
 # --------------------------------------------------------------------------------------------
@@ -627,19 +595,15 @@ def _release_warehouse() -> bool:
     """Close this process's DuckDB connections to the warehouse, unless a request holds the UI's
     context (SQLMesh serialises them with ``get_loaded_context_lock``). SQLMesh reopens the
     connection on its next statement. True when closed."""
-    from sqlmesh.core.config.connection import BaseDuckDBConnectionConfig
-    from web.server.settings import get_loaded_context_lock
-
-    if not get_loaded_context_lock.acquire(blocking=False):
+    lock = sqlmesh_api.ui_context_lock()
+    if not lock.acquire(blocking=False):
         return False  # a request is using the context; its end calls this again
     try:
-        for adapter in {
-            id(a): a for a in BaseDuckDBConnectionConfig._data_file_to_adapter.values()
-        }.values():
+        for adapter in {id(a): a for a in sqlmesh_api.duckdb_adapters().values()}.values():
             adapter.close()
         return True
     finally:
-        get_loaded_context_lock.release()
+        lock.release()
 
 
 class _WarehousePerRequest:
@@ -668,7 +632,7 @@ class _WarehousePerRequest:
 
         if self.active:
             return
-        task = getattr(self.app.state, "task", None)
+        task = sqlmesh_api.ui_task(self.app)
         if task is not None and not task.done():
             if not getattr(task, "_benefits_mesh_release", False):
                 task._benefits_mesh_release = True
@@ -697,7 +661,8 @@ def serve_ui(host: str, port: int, mode: str = "ide") -> None:
     opened per request (section 5 of the module doc)."""
     try:
         import uvicorn
-        from web.server.main import create_app
+
+        create_app = sqlmesh_api.ui_app_factory()
     except ModuleNotFoundError as exc:
         raise SystemExit(
             "Error: the UI needs SQLMesh's web extra: run `make ui` (it installs it) or "

@@ -23,9 +23,8 @@ def enrich_companies(evaluator):
         return statements
     if enrichment_provider() != "http":
         return statements
-    from sqlmesh.core.console import get_console
-
     from benefits_mesh.landing import company_lookup_rows
+    from benefits_mesh.sqlmesh_api import console as sqlmesh_console
 
     adapter = evaluator.locals["engine_adapter"]
     environment = evaluator.locals.get("this_env") or "prod"
@@ -42,7 +41,7 @@ def enrich_companies(evaluator):
         eins.update(ein for (ein,) in adapter.fetchall(f"SELECT company_ein FROM {view}") if ein)
     from rich.markup import escape
 
-    console = get_console()
+    console = sqlmesh_console()
     try:
         enrichment.refresh(
             adapter,

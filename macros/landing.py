@@ -72,10 +72,11 @@ def _warn(message: str) -> None:
     import logging
 
     from rich.markup import escape
-    from sqlmesh.core.console import get_console
+
+    from benefits_mesh.sqlmesh_api import console
 
     logging.getLogger("benefits_mesh.lending").warning(message)
-    get_console().log_warning(escape(message))
+    console().log_warning(escape(message))
 
 
 @macro()

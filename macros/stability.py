@@ -66,9 +66,10 @@ def _warn(message: str) -> None:
     """Print a warning the CLI user sees (``[WARNING] …``, stdout); SQLMesh's console also logs
     it (logger ``sqlmesh.core.console``) to the command's log file."""
     from rich.markup import escape
-    from sqlmesh.core.console import get_console
 
-    get_console().log_warning(escape(message))
+    from benefits_mesh.sqlmesh_api import console
+
+    console().log_warning(escape(message))
 
 
 def marts_schema(environment: str) -> str:
@@ -105,22 +106,24 @@ def _unchanged_since(adapter, environment: str) -> int | None:
     compaction) and the environment's ``finalized_ts`` (set when a plan updates its views). A run
     that only waited for files (every interval pending) then neither counts nor records: the
     counts cannot have moved, and a daily no-op run stays cheap whatever the marts' size. Any
-    doubt (no previous check, state kept elsewhere, unreadable) means: check.
+    doubt (no previous check, state kept elsewhere, unreadable) means: check. The state's SQL
+    comes from benefits_mesh.sqlmesh_api (its tables are SQLMesh internals).
     """
+    from benefits_mesh import sqlmesh_api
+
     history_schema, history_name = HISTORY_TABLE.split(".")
     (tables,) = adapter.fetchone(
         "SELECT COUNT(*) FROM information_schema.tables WHERE table_catalog = current_database() "
         f"AND (table_schema, table_name) IN (('{history_schema}', '{history_name}'), "
-        "('sqlmesh', '_intervals'), ('sqlmesh', '_environments'))"
+        f"{sqlmesh_api.state_tables_sql()})"
     )
     if tables != 3:
         return None
     env = exp.Literal.string(environment).sql()
     try:  # the environment's latest check and what SQLMesh wrote since, in one query
         latest = adapter.fetchone(
-            "SELECT check_id, recorded_at, "
-            "(SELECT MAX(last_altered_ts) FROM sqlmesh._intervals), "
-            f"(SELECT MAX(finalized_ts) FROM sqlmesh._environments WHERE name = {env}) "
+            f"SELECT check_id, recorded_at, {sqlmesh_api.last_written_sql()}, "
+            f"{sqlmesh_api.environment_finalized_sql(env)} "
             f"FROM {HISTORY_TABLE} WHERE environment = {env} ORDER BY check_id DESC LIMIT 1"
         )
     except Exception:  # a state layout of another SQLMesh version: check

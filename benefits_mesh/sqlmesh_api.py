@@ -1,0 +1,334 @@
+"""The project's one door into SQLMesh's internals (issue 18): written against SQLMesh 0.236.4.
+
+The rule (DESIGN.md, "SQLMesh internals: one module"): outside this module, project code uses
+only SQLMesh's documented extension API:
+
+- ``from sqlmesh import ...``: ``macro``, ``signal``, ``model``, ``Context``, ``ExecutionContext``,
+  ``Snapshot``, ``Model``, ``__version__`` (what the ``sqlmesh`` package exports), with the
+  public methods and attributes of the objects they hand out (``Context.plan_builder``,
+  ``Context.table_diff``, ``Context.engine_adapter``, ``evaluator.runtime_stage`` ...);
+- ``sqlmesh.core.dialect`` (the SQL helpers macros need: ``parse_one``, ``MacroFunc``);
+- ``sqlmesh.core.linter.rule`` and ``sqlmesh.core.model`` (a custom linter rule, as SQLMesh's
+  linter guide writes it);
+- ``sqlmesh.core.config`` (the package itself: the config classes of a Python config);
+- ``sqlmesh.core.notification_target`` (a custom notification target, as SQLMesh's
+  notifications guide writes it), except ``NotificationTargetManager``.
+
+Everything else lives here, each behind a small function saying which internal it wraps and
+why: SQLMesh's other modules (``sqlmesh.core.snapshot``, ``.console``, ``.config.connection``,
+``sqlmesh.cli``, ``sqlmesh.utils``, the UI's ``web`` package...), private attributes
+(``obj._name``), the state sync and snapshot evaluator of a ``Context``, a plan's context diff,
+and SQL naming SQLMesh's state tables (schema ``sqlmesh``). An upgrade of SQLMesh then starts
+here. Enforced by ruff's TID251 (banned imports, pyproject.toml) and tests/test_sqlmesh_boundary.py
+(private attributes, state internals, state tables in SQL).
+
+Nothing here imports SQLMesh at module level: ``benefits-mesh`` commands that never open a
+Context import ``benefits_mesh.runtime`` (and so this module) without paying for SQLMesh.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from pathlib import Path
+
+if t.TYPE_CHECKING:
+    from sqlmesh import Context, EngineAdapter, Snapshot
+    from sqlmesh.core.snapshot import DeployabilityIndex
+    from sqlmesh.utils.errors import SQLMeshError as SQLMeshError
+
+#: Interval as SQLMesh stores it: [start, end) in epoch milliseconds.
+Interval = tuple[int, int]
+
+
+def __getattr__(name: str) -> t.Any:
+    """``SQLMeshError`` (``sqlmesh.utils.errors``, not exported by ``sqlmesh``), imported on
+    first use: the base class of the errors SQLMesh raises for a bad plan or model."""
+    if name == "SQLMeshError":
+        from sqlmesh.utils.errors import SQLMeshError
+
+        return SQLMeshError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# --------------------------------------------------------------------- state and snapshots
+
+
+def environment_snapshots(ctx: Context, env: str) -> dict[str, Snapshot] | None:
+    """The snapshots of environment ``env`` by model name, None when it does not exist.
+
+    Wraps ``Context.state_reader`` (the state sync: ``get_environment``, ``get_snapshots``);
+    SQLMesh's API has no call listing an environment's snapshots."""
+    environment = ctx.state_reader.get_environment(env)
+    if environment is None:
+        return None
+    snapshots = ctx.state_reader.get_snapshots([s.snapshot_id for s in environment.snapshots])
+    return {snapshot.name: snapshot for snapshot in snapshots.values()}
+
+
+def snapshot_intervals(snapshot: Snapshot, deployable: bool) -> list[Interval]:
+    """The intervals a snapshot has computed: its own table's (``Snapshot.intervals``) when
+    deployable, else its dev table's (``Snapshot.dev_intervals``, SQLMesh's dev-only tables of
+    forward-only and non-deployable changes)."""
+    return list(snapshot.intervals if deployable else snapshot.dev_intervals)
+
+
+def deployability(snapshots: t.Iterable[Snapshot] | None = None) -> DeployabilityIndex:
+    """Which snapshots write their own (deployable) tables: ``DeployabilityIndex.create`` over
+    an environment's snapshots, or ``all_deployable()`` (prod) without them
+    (``sqlmesh.core.snapshot``, needed to evaluate or render a snapshot outside a plan)."""
+    from sqlmesh.core.snapshot import DeployabilityIndex
+
+    if snapshots is None:
+        return DeployabilityIndex.all_deployable()
+    return DeployabilityIndex.create({s.snapshot_id: s for s in snapshots})
+
+
+def audit_snapshot(
+    ctx: Context,
+    snapshot: Snapshot,
+    *,
+    snapshots: dict[str, Snapshot],
+    start: t.Any,
+    end: t.Any,
+    execution_time: t.Any,
+    deployability: DeployabilityIndex,
+) -> list[t.Any]:
+    """Run a snapshot's audits on its tables: ``Context.snapshot_evaluator.audit`` (the
+    evaluator SQLMesh's scheduler uses; ``Context.audit`` only prints). Returns SQLMesh's
+    AuditResults (``audit.name``, ``audit_args``, ``skipped``, ``count``, ``blocking``)."""
+    return ctx.snapshot_evaluator.audit(
+        snapshot,
+        snapshots=snapshots,
+        start=start,
+        end=end,
+        execution_time=execution_time,
+        deployability_index=deployability,
+    )
+
+
+def plan_changed_models(plan: t.Any) -> set[str]:
+    """Names of the models a plan adds, modifies or removes, from its ``context_diff`` (SQLMesh's
+    internal ContextDiff: ``modified_snapshots``, ``added``, ``removed_snapshots``)."""
+    diff = plan.context_diff
+    names = set(diff.modified_snapshots)
+    names |= {diff.snapshots[s_id].name for s_id in diff.added if s_id in diff.snapshots}
+    names |= {s.name for s in diff.removed_snapshots.values()}
+    return names
+
+
+def categorize_breaking(builder: t.Any, snapshot: Snapshot) -> None:
+    """Categorise a new snapshot of a plan builder as breaking (``SnapshotChangeCategory``,
+    ``sqlmesh.core.snapshot``): its downstream gets new tables too."""
+    from sqlmesh.core.snapshot import SnapshotChangeCategory
+
+    builder.set_choice(snapshot, SnapshotChangeCategory.BREAKING)
+
+
+def render_query(
+    snapshot: Snapshot,
+    *,
+    start: t.Any,
+    end: t.Any,
+    execution_time: t.Any,
+    snapshots: dict[str, Snapshot],
+    deployability: DeployabilityIndex,
+    engine_adapter: EngineAdapter,
+) -> t.Any:
+    """The query SQLMesh would run for a snapshot's batch: ``Model.render_query_or_raise`` at
+    runtime stage ``EVALUATING`` (``RuntimeStage``, ``sqlmesh.core.macros``)."""
+    from sqlmesh.core.macros import RuntimeStage
+
+    return snapshot.model.render_query_or_raise(
+        start=start,
+        end=end,
+        execution_time=execution_time,
+        snapshots=snapshots,
+        deployability_index=deployability,
+        engine_adapter=engine_adapter,
+        runtime_stage=RuntimeStage.EVALUATING,
+    )
+
+
+def project_config(config_file: Path) -> t.Any:
+    """A project's Config read from its config file without a Context
+    (``sqlmesh.core.config.loader.load_config_from_paths``)."""
+    from sqlmesh.core.config import Config
+    from sqlmesh.core.config.loader import load_config_from_paths
+
+    return load_config_from_paths(Config, project_paths=[config_file])
+
+
+# ------------------------------------------------------------ SQLMesh's state tables, by SQL
+# The state tables SQLMesh keeps in schema ``sqlmesh`` of the warehouse (state_sync/db/*.py).
+# Read by SQL where a notification target or a macro has only the run's engine adapter.
+
+STATE_SCHEMA = "sqlmesh"
+
+
+def state_environment_names(fetch: t.Callable[[str], list], relations: t.Iterable) -> set | None:
+    """Names of the environments in the warehouse's SQLMesh state (``sqlmesh._environments``),
+    None when ``relations`` ((schema, table) pairs of the database) holds no such table."""
+    if (STATE_SCHEMA, "_environments") not in relations:
+        return None
+    return {name for (name,) in fetch(f"SELECT name FROM {STATE_SCHEMA}._environments")}
+
+
+def state_tables_sql() -> str:
+    """The (schema, table) pairs of the state tables :func:`last_written_sql` and
+    :func:`environment_finalized_sql` read, as a SQL list of tuples."""
+    return f"('{STATE_SCHEMA}', '_intervals'), ('{STATE_SCHEMA}', '_environments')"
+
+
+def last_written_sql() -> str:
+    """Scalar SQL: epoch ms of the latest write SQLMesh recorded for any interval
+    (``_intervals.last_altered_ts``: set when a batch is evaluated, kept by the janitor)."""
+    return f"(SELECT MAX(last_altered_ts) FROM {STATE_SCHEMA}._intervals)"
+
+
+def environment_finalized_sql(environment_literal: str) -> str:
+    """Scalar SQL: epoch ms of the environment's last finalisation (``_environments.finalized_ts``,
+    set when a plan updates its views); ``environment_literal`` is a quoted SQL string."""
+    return (
+        f"(SELECT MAX(finalized_ts) FROM {STATE_SCHEMA}._environments "
+        f"WHERE name = {environment_literal})"
+    )
+
+
+# ------------------------------------------------------------------------------ the console
+
+
+def console() -> t.Any:
+    """SQLMesh's active console (``sqlmesh.core.console.get_console``): its public methods
+    (``log_warning``, ``log_status_update`` ...) print the way the running command does."""
+    from sqlmesh.core.console import get_console
+
+    return get_console()
+
+
+def can_print(console: t.Any) -> bool:
+    """Whether the console has the rich printer :func:`console_print` uses (the terminal
+    consoles do; others, e.g. the UI's, are left alone)."""
+    return hasattr(console, "_print")
+
+
+def console_print(console: t.Any, value: t.Any, **kwargs: t.Any) -> None:
+    """Print a line through the console's own rich printer (``Console._print``), so it lands
+    where the console's other lines do."""
+    console._print(value, **kwargs)
+
+
+def console_glued(console: t.Any) -> bool:
+    """Whether :func:`mark_console_glued` marked this console (a project attribute on it)."""
+    return bool(getattr(console, "_benefits_mesh_glue", False))
+
+
+def mark_console_glued(console: t.Any) -> None:
+    """Mark a console whose methods runtime.py wrapped, so they are wrapped once."""
+    console._benefits_mesh_glue = True
+
+
+def format_signal_interval(snapshot: Snapshot, interval: Interval) -> str:
+    """An interval as SQLMesh's signal progress shows it
+    (``sqlmesh.core.console._format_signal_interval``)."""
+    from sqlmesh.core.console import _format_signal_interval
+
+    return _format_signal_interval(snapshot, interval)
+
+
+# ---------------------------------------------------------------------------------- the CLI
+
+
+def is_sqlmesh_cli(callback: t.Any) -> bool:
+    """Whether a click command callback is SQLMesh's CLI group (module ``sqlmesh.cli.main``)."""
+    return getattr(callback, "__module__", "") == "sqlmesh.cli.main"
+
+
+def commands_without_warehouse() -> set[str]:
+    """The ``sqlmesh`` subcommands that need no state connection (``sqlmesh.cli.main``'s
+    ``LOCAL_ONLY_COMMANDS``, ``OPTIONAL_LOCAL_COMMANDS`` and ``SKIP_CONTEXT_COMMANDS``)."""
+    from sqlmesh.cli.main import LOCAL_ONLY_COMMANDS, OPTIONAL_LOCAL_COMMANDS, SKIP_CONTEXT_COMMANDS
+
+    return {*LOCAL_ONLY_COMMANDS, *OPTIONAL_LOCAL_COMMANDS, *SKIP_CONTEXT_COMMANDS}
+
+
+def cli() -> t.Any:
+    """SQLMesh's click group (``sqlmesh.cli.main.cli``), what the ``sqlmesh`` command runs."""
+    from sqlmesh.cli.main import cli
+
+    return cli
+
+
+# -------------------------------------------------------------------- DuckDB connections
+
+
+def wrap_duckdb_connect(wrap: t.Callable[[t.Callable], t.Callable]) -> None:
+    """Make every DuckDB connection SQLMesh opens go through ``wrap(connect)`` (once per
+    process): replaces ``BaseDuckDBConnectionConfig._connection_factory``
+    (``sqlmesh.core.config.connection``), the property returning DuckDB's connect."""
+    from sqlmesh.core.config.connection import BaseDuckDBConnectionConfig
+
+    factory = BaseDuckDBConnectionConfig.__dict__.get("_connection_factory")
+    if not isinstance(factory, property) or getattr(factory.fget, "_benefits_mesh", False):
+        return
+
+    def wrapped_factory(self):
+        return wrap(factory.fget(self))
+
+    wrapped_factory._benefits_mesh = True
+    BaseDuckDBConnectionConfig._connection_factory = property(wrapped_factory)
+
+
+def duckdb_adapters() -> dict[str, EngineAdapter]:
+    """The engine adapters SQLMesh shares in this process, by DuckDB file as config.yaml writes
+    it (``BaseDuckDBConnectionConfig._data_file_to_adapter``)."""
+    from sqlmesh.core.config.connection import BaseDuckDBConnectionConfig
+
+    return dict(BaseDuckDBConnectionConfig._data_file_to_adapter)
+
+
+# ---------------------------------------------------------------------------- notifications
+
+
+def notify_also(target: t.Any) -> None:
+    """Send every notification in ``target.notify_on`` to ``target`` too, unless the config
+    already lists a target of its class: wraps ``NotificationTargetManager.notify``
+    (``sqlmesh.core.notification_target``) and calls its ``_get_notification_function``;
+    config.yaml has no type for a custom target. Once per process."""
+    from sqlmesh.core.notification_target import NotificationTargetManager
+
+    notify = NotificationTargetManager.notify
+    if getattr(notify, "_benefits_mesh", False):
+        return
+
+    def notify_with_target(self, event, *args, **kwargs):
+        notify(self, event, *args, **kwargs)
+        configured = self.notification_targets.get(event, ())
+        if event in target.notify_on and not any(isinstance(c, type(target)) for c in configured):
+            self._get_notification_function(target, event)(*args, **kwargs)
+
+    notify_with_target._benefits_mesh = True
+    NotificationTargetManager.notify = notify_with_target
+
+
+# ----------------------------------------------------------------------------------- the UI
+
+
+def ui_app_factory() -> t.Callable[[], t.Any]:
+    """What makes SQLMesh's web UI as an ASGI app (``web.server.main.create_app``); raises
+    ModuleNotFoundError without SQLMesh's ``web`` extra."""
+    from web.server.main import create_app
+
+    return create_app
+
+
+def ui_context_lock() -> t.Any:
+    """The lock SQLMesh's UI holds while a request uses its Context
+    (``web.server.settings.get_loaded_context_lock``)."""
+    from web.server.settings import get_loaded_context_lock
+
+    return get_loaded_context_lock
+
+
+def ui_task(app: t.Any) -> t.Any:
+    """The plan/apply task SQLMesh's UI runs beside the requests (``app.state.task``), if any."""
+    return getattr(app.state, "task", None)
