@@ -46,7 +46,7 @@ so a change here changes the fingerprint of the one model whose description chan
     and ``_loaded_at``.
 
 ``file`` (snapshots only)
-    The file name in ``landing/lending/`` (a full snapshot, re-read by every run).
+    The file name in ``landing/lending/`` (a full snapshot, re-read by each day's first run).
 
 The lending snapshots (``LENDING_CUSTOMERS``, ``LENDING_ACCOUNTS``) show a rule reading another
 model (``unknown_customer``: a sub-query against ``staging.stg_lending_customers``).

@@ -18,7 +18,7 @@ from benefits_mesh.contract import COLUMNS, SNAPSHOTS, snapshot_headers
 from benefits_mesh.settings import data_dir
 
 BOM = b"\xef\xbb\xbf"
-#: The lending snapshot (SPEC §5): full-snapshot files in landing/lending/, read by every run.
+#: The lending snapshot (SPEC §5): full-snapshot files in landing/lending/, read by each day's run.
 LENDING_FOLDER = "lending"
 #: Snapshot file name -> source name (as in the load accounting).
 LENDING_SNAPSHOTS: dict[str, str] = {d["file"]: source for source, d in SNAPSHOTS.items()}

@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+from benefits_mesh.contract import LENDING_ACCOUNTS, LENDING_CUSTOMERS
 from benefits_mesh.generate.common import (
     FileStyle,
     Params,
@@ -36,8 +37,8 @@ from benefits_mesh.generate.world import FIRST_NAMES, LAST_NAMES
 
 #: Contract columns of the lending files as a delivery writes them.
 LENDING_FILES: dict[str, tuple[str, ...]] = {
-    "customers": ("CustomerID", "Name", "HasLoan"),
-    "accounts": ("AccountID", "CustomerID", "Balance", "AccountType"),
+    name: tuple(description["headers"][column] for column in description["columns"])
+    for name, description in (("customers", LENDING_CUSTOMERS), ("accounts", LENDING_ACCOUNTS))
 }
 LENDING_EXTRA = {"customers": "Segment", "accounts": "Branch"}
 #: Row kinds of the lending files. SPEC §5 reject reasons keep their names (the accounts'

@@ -5,7 +5,7 @@
    balance + annual_interest.
 
    Staging interface this mart reads (staged rows only; SPEC §5 parse and reject rules applied
-   upstream, interim models until the shared classifier takes the lending sources over):
+   upstream by the shared classifier, benefits_mesh/contract.py):
      staging.stg_lending_customers: customer_id TEXT (trimmed key), name TEXT,
        has_loan TEXT ('Yes' | 'No' | 'None')
      staging.stg_lending_accounts: account_id TEXT, customer_id TEXT (a staged customer),
