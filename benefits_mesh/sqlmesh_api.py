@@ -149,6 +149,12 @@ def render_query(
     )
 
 
+def model_path(model: t.Any) -> Path | None:
+    """The file a model was loaded from (``Model._path``: private in 0.236, the attribute
+    SQLMesh's own lint rules read); None for a model built in code."""
+    return getattr(model, "_path", None)
+
+
 def project_config(config_file: Path) -> t.Any:
     """A project's Config read from its config file without a Context
     (``sqlmesh.core.config.loader.load_config_from_paths``)."""

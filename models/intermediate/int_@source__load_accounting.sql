@@ -3,7 +3,7 @@
    no raw row is lost (SPEC §2, §3). Incremental per source with that source's signal, so a late
    file is counted when it is loaded; marts.fct_load_accounting is the union of every source's.
    The query (files x outcome counts, one-to-one on source_file) is @load_accounting,
-   macros/accounting.py, shared with the lending snapshots (int_lending_load_accounting.sql). */
+   macros/accounting.py, shared with the lending snapshots (int_@lending__load_accounting.sql). */
 MODEL (
   name intermediate.int_@{source}__load_accounting,
   blueprints ((

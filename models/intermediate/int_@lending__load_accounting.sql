@@ -3,11 +3,11 @@
    query as the daily sources' (@load_accounting, macros/accounting.py) over the FULL snapshot
    models. Rebuilt by every run that reads the snapshot (SPEC §5). */
 MODEL (
-  name intermediate.int_@{source}__load_accounting,
+  name intermediate.int_@{lending}__load_accounting,
   blueprints ((
-      source := 'lending_customers'
+      lending := 'lending_customers'
     ), (
-      source := 'lending_accounts'
+      lending := 'lending_accounts'
   )),
   kind FULL,
   tags (
@@ -25,4 +25,4 @@ MODEL (
   )
 );
 
-@load_accounting(@source)
+@load_accounting(@lending)

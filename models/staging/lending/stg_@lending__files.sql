@@ -3,11 +3,11 @@
    raw side of the load accounting), size, modification time and digest, and delivery_date = the
    day the run read it (a snapshot's name carries no date). No file: no row, and the build warns. */
 MODEL (
-  name staging.stg_@{source}__files,
+  name staging.stg_@{lending}__files,
   blueprints ((
-      source := 'lending_customers'
+      lending := 'lending_customers'
     ), (
-      source := 'lending_accounts'
+      lending := 'lending_accounts'
   )),
   kind FULL,
   tags (
@@ -34,4 +34,4 @@ SELECT
   f.content_digest::TEXT AS content_digest, /* BLAKE2b of the bytes */
   f.delivery_date::DATE AS delivery_date, /* the day the run read the snapshot */
   CURRENT_TIMESTAMP::TIMESTAMP AS _loaded_at
-FROM @snapshot_files(@source, @execution_ds) AS f
+FROM @snapshot_files(@lending, @execution_ds) AS f

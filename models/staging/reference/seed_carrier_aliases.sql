@@ -2,7 +2,7 @@
 MODEL (
   name staging.seed_carrier_aliases,
   kind SEED (
-    path '../../seeds/carrier_aliases.csv'
+    path '../../../seeds/carrier_aliases.csv'
   ),
   grain (
     alias
