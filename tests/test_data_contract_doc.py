@@ -177,7 +177,8 @@ def test_doc_documents_no_other_mart() -> None:
 
 
 def _link_files() -> list[Path]:
-    return [PROJECT / "README.md", *sorted((PROJECT / "docs").rglob("*.md"))]
+    top = [PROJECT / name for name in ("README.md", "DESIGN.md", "BENCHMARKS.md")]
+    return [*top, PROJECT / "models" / "README.md", *sorted((PROJECT / "docs").rglob("*.md"))]
 
 
 @pytest.mark.parametrize("path", _link_files(), ids=lambda p: str(p.relative_to(PROJECT)))
@@ -190,8 +191,11 @@ def test_no_link_outside_the_project(path: Path) -> None:
     ]
     assert not hits, f"{path.name} points at ../shared, which a fresh clone lacks: {hits}"
     for target in re.findall(r"\]\(([^)\s]+)\)", text):
-        if re.match(r"^[a-z][a-z0-9+.-]*:", target) or target.startswith("#"):
-            continue  # a URL or an anchor in the same file
+        assert not re.match(r"^[a-z][a-z0-9+.-]*:", target), (
+            f"{path.name}: links outside the repository ({target}); the docs stand alone"
+        )
+        if target.startswith("#"):
+            continue  # an anchor in the same file
         resolved = (path.parent / target.split("#", 1)[0]).resolve()
         assert resolved.is_relative_to(PROJECT), f"{path.name}: {target} leaves the project"
         assert resolved.exists(), f"{path.name}: {target} does not exist"
