@@ -136,6 +136,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_trace(args: argparse.Namespace) -> int:
+    from benefits_mesh.trace import run
+
+    return run(args)
+
+
 def cmd_plan_summary(args: argparse.Namespace) -> int:
     from benefits_mesh.review import ReviewError, render, summarize
 
@@ -385,6 +391,21 @@ def build_parser() -> argparse.ArgumentParser:
         "is never guarded. Use this for machine consumers",
     )
     exp.set_defaults(func=cmd_export)
+
+    trc = commands.add_parser(
+        "trace", help="the raw file lines behind one mart row (issue 21; marts.trace_* views)"
+    )
+    trc.add_argument("mart", help="fct_claims_cost_spikes or fct_load_accounting")
+    trc.add_argument(
+        "--key",
+        action="append",
+        metavar="COLUMN=VALUE",
+        help="one per column of the mart's grain (company_ein and window_end; source_file)",
+    )
+    trc.add_argument("--env", default="prod", help="SQLMesh environment (default prod)")
+    trc.add_argument("--out", help="write to this file instead of stdout")
+    trc.add_argument("--format", choices=("table", "csv"), default="table")
+    trc.set_defaults(func=cmd_trace)
 
     review = commands.add_parser(
         "plan-summary",

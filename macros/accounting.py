@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlglot import exp
 from sqlmesh import macro
 
-from benefits_mesh.contract import ACCOUNTED_SOURCES, all_reasons
+from benefits_mesh.contract import ACCOUNTED_SOURCES, CLASSIFICATION, all_reasons
 
 
 @macro(metadata_only=True)
@@ -83,3 +83,19 @@ def load_accounting(
       ON f.source_file = c.source_file
     """
     return evaluator.parse_one(sql)
+
+
+@macro()
+def raw_values_text(evaluator, source: exp.Expression, alias: exp.Expression) -> str:
+    """One text column with a classified row's raw values, ``col=value; col=value; …`` over the
+    source's contract columns in contract order (a missing value renders as ``col=``): portable
+    SQL (``||`` and COALESCE; no JSON or struct type), for marts.trace_load_accounting. Every
+    part is non-NULL, so plain ``||`` is used: sqlglot renders CONCAT_WS for DuckDB as a CASE
+    over every part's nullity."""
+    name, table = source.name, alias.name
+    if name not in CLASSIFICATION:
+        raise ValueError(f"raw_values_text: unknown source {name!r}")
+    return " || '; ' || ".join(
+        f"'{column}=' || COALESCE({table}.raw_{column}, '')"
+        for column in CLASSIFICATION[name]["columns"]
+    )

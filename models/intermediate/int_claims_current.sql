@@ -7,7 +7,10 @@
    batch reads only its own days plus the staged days after it, never the staged history: the
    daily cost follows the day's volume (DESIGN.md, Performance).
    The audits check what a batch can break, on the batch's rows (full-table checks would cost a
-   scan of the whole history every day). */
+   scan of the whole history every day).
+   source_file and source_row_number locate the current version's line in its delivery file (the
+   staged copy: for exact duplicates the first, which the classifier keeps), so
+   marts.trace_cost_spikes needs no join back to the staged history. */
 MODEL (
   name intermediate.int_claims_current,
   kind INCREMENTAL_BY_UNIQUE_KEY (
@@ -49,6 +52,7 @@ WITH batch_claims AS (
     s.amount,
     s.service_date,
     s._source_file,
+    s._row_number,
     s._delivery_date
   FROM staging.stg_claims AS s
   WHERE
@@ -74,7 +78,8 @@ SELECT
   b.amount::DECIMAL(18, 2) AS amount,
   b.service_date::DATE AS service_date,
   b._delivery_date::DATE AS delivery_date, /* delivery of the current version */
-  b._source_file::TEXT AS source_file
+  b._source_file::TEXT AS source_file,
+  b._row_number::BIGINT AS source_row_number /* its data record in source_file (1-based): marts.trace_cost_spikes */
 FROM batch_claims AS b
 LEFT JOIN later_claims AS l
   ON l.claim_id = b.claim_id
