@@ -2,9 +2,12 @@
 mart row, read from the mart's trace view (``marts.trace_<…>``, the same answer as SQL for the UI
 and BI tools), filtered by the mart row's keys.
 
-Supported marts (part 1): ``fct_claims_cost_spikes`` (keys company_ein, window_end; the view is
-also filtered on service_date, the 180 days of the two windows, so DuckDB's zone maps skip the
-rest of the claims history) and ``fct_load_accounting`` (key source_file).
+Supported marts: ``fct_claims_cost_spikes`` (keys company_ein, window_end; the view is also
+filtered on service_date, the 180 days of the two windows, so DuckDB's zone maps skip the rest of
+the claims history), ``fct_load_accounting`` (key source_file), ``fct_plan_gaps`` (keys
+company_ein, plan_type, gap_start: the plans of the islands on both sides of the gap) and
+``fct_employee_roster_mismatches`` (key company_ein: the employee records counted, and the
+company's lookup entry).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from pathlib import Path
 
 import duckdb
 
-from benefits_mesh import warehouse
+from benefits_mesh import settings, warehouse
 from benefits_mesh.text import printable
 
 
@@ -46,6 +49,17 @@ TRACES: dict[str, Trace] = {
         order='"window" DESC, service_date, claim_id, source_file, row_number',
     ),
     "fct_load_accounting": Trace(view="trace_load_accounting", keys=("source_file",)),
+    "fct_plan_gaps": Trace(
+        view="trace_plan_gaps",
+        keys=("company_ein", "plan_type", "gap_start"),
+        date_keys=("gap_start",),
+        order="side DESC, start_date, plan_id",
+    ),
+    "fct_employee_roster_mismatches": Trace(
+        view="trace_roster_mismatches",
+        keys=("company_ein",),
+        order="record_kind DESC, person_id, source_file, row_number",
+    ),
 }
 
 #: the columns of the mart row that the table format's totals are compared with
@@ -156,6 +170,10 @@ def totals(result: TraceResult) -> list[tuple[str, object, object]]:
             (f"{window} window: sum of amount", sums[window], result.mart_row[column])
             for window, column in _SPIKE_TOTALS.items()
         ]
+    if result.mart == "fct_plan_gaps":
+        return _gap_totals(result)
+    if result.mart == "fct_employee_roster_mismatches":
+        return _roster_totals(result, index)
     statuses = Counter(row[index["row_status"]] for row in result.rows)
     reasons = Counter(
         row[index["reject_reason"]] for row in result.rows if row[index["reject_reason"]]
@@ -168,6 +186,106 @@ def totals(result: TraceResult) -> list[tuple[str, object, object]]:
         set(reasons) | {k for k, v in result.mart_row.items() if _is_reason(k, v)}
     ):
         out.append((f"  {reason}", reasons[reason], result.mart_row.get(reason)))
+    return out
+
+
+def _carrier_key(name: str | None) -> tuple:
+    """Carrier names by code point, a missing name last (the mart's tie-break)."""
+    return (name is None, name or "")
+
+
+def _gap_totals(result: TraceResult) -> list[tuple[str, object, object]]:
+    """Per side: the island's plans (against int_plan_islands' plan_count), the edge date that
+    makes the gap (latest end + 1 = gap_start, earliest start - 1 = gap_end) and the carrier
+    of the edge plan with the mart's tie-breaks (against carrier_before / carrier_after)."""
+    far = dt.date.max
+    rows = [dict(zip(result.columns, row, strict=True)) for row in result.rows]
+    before = [r for r in rows if r["side"] == "before"]
+    after = [r for r in rows if r["side"] == "after"]
+    out = [
+        (
+            "before island: plans",
+            len(before),
+            before[0]["island_plan_count"] if before else None,
+        ),
+        ("after island: plans", len(after), after[0]["island_plan_count"] if after else None),
+    ]
+    last_end = max((r["end_date"] or far for r in before), default=None)
+    out.append(
+        (
+            "before island: latest end_date + 1 day",
+            last_end + dt.timedelta(days=1) if last_end and last_end < far else last_end,
+            result.mart_row["gap_start"],
+        )
+    )
+    first_start = min((r["start_date"] for r in after), default=None)
+    out.append(
+        (
+            "after island: earliest start_date - 1 day",
+            first_start - dt.timedelta(days=1) if first_start else None,
+            result.mart_row["gap_end"],
+        )
+    )
+    # latest end (open = latest), then latest start, then carrier name (NULL last)
+    edge_before = sorted(
+        before,
+        key=lambda r: (
+            -(r["end_date"] or far).toordinal(),
+            -r["start_date"].toordinal(),
+            _carrier_key(r["carrier_name"]),
+        ),
+    )
+    # earliest start, then latest end (open = latest), then carrier name (NULL last)
+    edge_after = sorted(
+        after,
+        key=lambda r: (
+            r["start_date"].toordinal(),
+            -(r["end_date"] or far).toordinal(),
+            _carrier_key(r["carrier_name"]),
+        ),
+    )
+    out.append(
+        (
+            "carrier_before (before island, plan ending last)",
+            edge_before[0]["carrier_name"] if edge_before else None,
+            result.mart_row["carrier_before"],
+        )
+    )
+    out.append(
+        (
+            "carrier_after (after island, plan starting first)",
+            edge_after[0]["carrier_name"] if edge_after else None,
+            result.mart_row["carrier_after"],
+        )
+    )
+    return out
+
+
+def _roster_totals(result: TraceResult, index: dict[str, int]) -> list[tuple[str, object, object]]:
+    """Employee records counted = observed_headcount; the lookup entry's expected_headcount =
+    expected_headcount (with BENEFITS_ENRICHMENT=http the mart's comes from the service, so the
+    line is left out: the entry then only locates the company)."""
+    kinds = [row[index["record_kind"]] for row in result.rows]
+    lookup = [
+        row[index["lookup_headcount"]]
+        for row in result.rows
+        if row[index["record_kind"]] == "lookup"
+    ]
+    out = [
+        (
+            "employee records (observed_headcount)",
+            kinds.count("employee"),
+            result.mart_row["observed_headcount"],
+        )
+    ]
+    if settings.enrichment_provider() == "file":
+        out.append(
+            (
+                "lookup entry's expected_headcount (expected_headcount)",
+                lookup[0] if lookup else None,
+                result.mart_row["expected_headcount"],
+            )
+        )
     return out
 
 

