@@ -62,3 +62,25 @@ def percent_half_away(evaluator, numerator: exp.Expression, denominator: exp.Exp
         f"CASE WHEN {den} > 0 THEN CAST({sign} * {rounded} * CAST(0.0001 AS DECIMAL(38, 4)) "
         f"AS DECIMAL(18, 4)) END"
     )
+
+
+@macro()
+def active_on(
+    evaluator, start_date: exp.Expression, term_date: exp.Expression, day: exp.Expression
+) -> str:
+    """TRUE when an employee record is active on ``day`` (SPEC §3 roster): started on or before
+    it and not terminated on or before it (no termination date: active). The one definition the
+    roster mart and its trace share."""
+    start, term, on = (_render(evaluator, e) for e in (start_date, term_date, day))
+    return f"({start} <= {on} AND NOT COALESCE({term} <= {on}, FALSE))"
+
+
+@macro()
+def is_latest_version(evaluator, person: exp.Expression, delivered: exp.Expression) -> str:
+    """For QUALIFY: the row is the person's latest version by delivery date (SPEC §3 roster: the
+    current state as of D is the latest version delivered on or before D, the caller filtering
+    the deliveries to D). Shared by the roster mart and its trace."""
+    return (
+        f"ROW_NUMBER() OVER (PARTITION BY {_render(evaluator, person)} "
+        f"ORDER BY {_render(evaluator, delivered)} DESC) = 1"
+    )

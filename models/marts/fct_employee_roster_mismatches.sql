@@ -57,15 +57,12 @@ WITH as_of AS (
   WHERE
     v._delivery_date <= a.as_of_date
   QUALIFY
-    ROW_NUMBER() OVER (PARTITION BY v.person_id ORDER BY v._delivery_date DESC) = 1
+    @is_latest_version(v.person_id, v._delivery_date)
 ), observed AS (
   SELECT
     r.company_ein,
     COUNT(
-      DISTINCT CASE
-        WHEN r.start_date <= r.as_of_date AND NOT COALESCE(r.term_date <= r.as_of_date, FALSE)
-        THEN r.person_id
-      END
+      DISTINCT CASE WHEN @active_on(r.start_date, r.term_date, r.as_of_date) THEN r.person_id END
     ) AS observed_headcount
   FROM current_records AS r
   WHERE

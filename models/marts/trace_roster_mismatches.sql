@@ -63,7 +63,7 @@ WITH roster AS (
   WHERE
     v._delivery_date <= a.as_of_date
   QUALIFY
-    ROW_NUMBER() OVER (PARTITION BY v.person_id ORDER BY v._delivery_date DESC) = 1
+    @is_latest_version(v.person_id, v._delivery_date)
 )
 SELECT
   r.company_ein::TEXT AS company_ein,
@@ -83,8 +83,7 @@ SELECT
 FROM roster AS r
 JOIN current_records AS c
   ON c.company_ein = r.company_ein
-  AND c.start_date <= c.as_of_date
-  AND NOT COALESCE(c.term_date <= c.as_of_date, FALSE) /* active on D, as the mart counts */
+  AND @active_on(c.start_date, c.term_date, c.as_of_date) /* active on D, as the mart counts */
 UNION ALL
 SELECT
   r.company_ein::TEXT AS company_ein,
