@@ -284,16 +284,16 @@ def warehouse_state(
     return loaded, closed
 
 
-def _change(path: Path, loaded: Loaded) -> str | None:
-    """How the file differs from what was loaded (None: unchanged)."""
+def _change(path: Path, loaded: Loaded, verb: str = "loaded") -> str | None:
+    """How the file differs from what was ``verb`` (None: unchanged)."""
     info = path.stat()
     if (info.st_size, info.st_mtime_ns) == (loaded.size, loaded.mtime_ns):
         return None
     if loaded.size is not None and info.st_size != loaded.size:
-        return f"changed after it was loaded ({loaded.size:,} -> {info.st_size:,} bytes)"
+        return f"changed after it was {verb} ({loaded.size:,} -> {info.st_size:,} bytes)"
     _, _, digest = scan_file(path)
     if digest != loaded.digest:
-        return "changed after it was loaded (same size, other bytes)"
+        return f"changed after it was {verb} (same size, other bytes)"
     return None
 
 
@@ -312,11 +312,11 @@ def reconcile(
             continue
         record = loaded.get((entry.folder, entry.name))
         if record is not None:
-            change = _change(landing / entry.folder / entry.name, record)
-            if change and entry.folder == LENDING_FOLDER:
-                change = change.replace("loaded", "read") + (
-                    ": the next day's run reads it; now: " + LENDING_RESTATE
-                )
+            snapshot = entry.folder == LENDING_FOLDER
+            path = landing / entry.folder / entry.name
+            change = _change(path, record, "read" if snapshot else "loaded")
+            if change and snapshot:
+                change += ": the next day's run reads it; now: " + LENDING_RESTATE
             if change:
                 result.append(Entry(entry.folder, entry.name, entry.day, "changed", change))
             else:

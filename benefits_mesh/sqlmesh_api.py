@@ -211,6 +211,15 @@ def console() -> t.Any:
     return get_console()
 
 
+def warn(message: str) -> None:
+    """A warning the CLI user sees (``[WARNING] …``), printed by SQLMesh's console, which also
+    logs it (logger ``sqlmesh.core.console``) to the command's log file. ``message`` is text:
+    escaped, so a file name such as ``claims_[red].csv`` is not read as console markup."""
+    from rich.markup import escape
+
+    console().log_warning(escape(message))
+
+
 def can_print(console: t.Any) -> bool:
     """Whether the console has the rich printer :func:`console_print` uses (the terminal
     consoles do; others, e.g. the UI's, are left alone)."""

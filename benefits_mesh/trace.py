@@ -24,6 +24,7 @@ from pathlib import Path
 import duckdb
 
 from benefits_mesh import settings, warehouse
+from benefits_mesh.contract import all_reasons
 from benefits_mesh.text import printable
 
 
@@ -289,19 +290,9 @@ def _roster_totals(result: TraceResult, index: dict[str, int]) -> list[tuple[str
     return out
 
 
-_NOT_REASONS = {
-    "source",
-    "source_file",
-    "delivery_date",
-    "raw_rows",
-    "staged_rows",
-    "duplicate_rows",
-    "quarantined_rows",
-}
-
-
 def _is_reason(column: str, value) -> bool:
-    return column not in _NOT_REASONS and isinstance(value, int) and value > 0
+    """A reject-reason column of the load accounting (benefits_mesh.contract) with a count."""
+    return column in all_reasons() and isinstance(value, int) and value > 0
 
 
 def _text(value) -> str:

@@ -11,7 +11,6 @@ from benefits_mesh.landing import (
     company_domains_sql,
     company_lookup_sql,
     delivery_files_sql,
-    empty_sql,
     files_sql,
     freshness_sql,
     landing_rows_sql,
@@ -71,12 +70,10 @@ def landing_freshness(evaluator):
 def _warn(message: str) -> None:
     import logging
 
-    from rich.markup import escape
-
-    from benefits_mesh.sqlmesh_api import console
+    from benefits_mesh.sqlmesh_api import warn
 
     logging.getLogger("benefits_mesh.lending").warning(message)
-    console().log_warning(escape(message))
+    warn(message)
 
 
 @macro()
@@ -86,7 +83,7 @@ def snapshot_rows(evaluator, source: exp.Expression, day: exp.Expression):
     read it), _row_number, then the contract columns. No file: no rows (said by
     @snapshot_files)."""
     if _loading(evaluator):
-        return "(" + empty_sql(source.name) + ")"
+        return rows_sql(source.name, [])
     file, _ = snapshot_file(source.name, _date(day))
     return rows_sql(source.name, [file] if file else [])
 

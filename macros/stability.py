@@ -63,13 +63,10 @@ def _ddl() -> list[str]:
 
 
 def _warn(message: str) -> None:
-    """Print a warning the CLI user sees (``[WARNING] …``, stdout); SQLMesh's console also logs
-    it (logger ``sqlmesh.core.console``) to the command's log file."""
-    from rich.markup import escape
+    """Print a warning the CLI user sees (``[WARNING] …``, stdout; benefits_mesh.sqlmesh_api)."""
+    from benefits_mesh.sqlmesh_api import warn
 
-    from benefits_mesh.sqlmesh_api import console
-
-    console().log_warning(escape(message))
+    warn(message)
 
 
 def marts_schema(environment: str) -> str:
