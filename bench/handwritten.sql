@@ -3,7 +3,7 @@
 -- (the whole history for the backfill, one day for a daily load) into its own DuckDB file.
 --
 -- {{landed}} is the batch's raw records, read exactly as the project reads them
--- (benefits_mesh.landing.landing_rows_sql: header checked in Python, body read by position,
+-- (benefits_mesh.landing.rows_sql: header checked in Python, body read by position,
 -- all VARCHAR, WITH ORDINALITY) so both sides pay the same CSV parse.
 --
 -- Work per batch (SPEC §2 claims, §3 spikes):

@@ -179,9 +179,10 @@ def duckdb_settings(project: Path) -> dict:
 
 def handwritten_batch(database: str, start: str, end: str, settings: str = "{}") -> None:
     """Run bench/handwritten.sql over the claims files delivered in [start, end] (a subprocess)."""
-    from benefits_mesh.landing import landing_rows_sql
+    from benefits_mesh.landing import landing_files_of, rows_sql
 
-    landed = landing_rows_sql("claims", dt.date.fromisoformat(start), dt.date.fromisoformat(end))
+    days = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+    landed = rows_sql("claims", landing_files_of("claims", *days))
     sql = HANDWRITTEN_SQL.read_text()
     for key, value in {"landed": landed, "start": start, "end": end}.items():
         sql = sql.replace("{{" + key + "}}", value)

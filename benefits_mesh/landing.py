@@ -282,21 +282,85 @@ def read_csv_call(file: DeliveryFile) -> str:
     )
 
 
-def read_csv_sql(file: DeliveryFile) -> str:
+#: Engines with a reader here. The landing edge is the only engine-specific SQL of the project:
+#: everything from the typed staging layer up is the same SQL on both (DESIGN.md, "Engines").
+ENGINES = ("duckdb", "spark")
+
+
+def spark_view_name(file: DeliveryFile) -> str:
+    """The Spark temporary view over one file's data records (:func:`spark_view_sql`); named by
+    path, size and mtime, so a replaced file gets a new view."""
+    import hashlib
+
+    _, path, _, _, _ = file
+    size, mtime_ns = _fingerprint(path)
+    key = f"{path}|{size}|{mtime_ns}".encode()
+    return "landing_" + hashlib.blake2b(key, digest_size=8).hexdigest()
+
+
+def _hadoop_path(path: Path) -> str:
+    """A file path as a Spark (Hadoop) path that matches only that file: Hadoop expands
+    ``* ? [ ] { } \\`` like a shell, and a backslash makes each stand for itself."""
+    return "".join(f"\\{ch}" if ch in "*?[]{}\\" else ch for ch in path.as_posix())
+
+
+def spark_view_sql(file: DeliveryFile) -> str:
+    """``CREATE TEMPORARY VIEW`` over one file's data records on Spark: Spark's CSV reader with
+    the options DuckDB's strict reader has (RFC 4180 quotes, UTF-8, the header line skipped,
+    columns c0..cN as STRING by position, FAILFAST on a malformed record). Run by the landing
+    macros before the query that reads :func:`read_csv_sql` (``engine='spark'``)."""
+    _, path, _, header, _ = file
+    columns = ", ".join(f"c{i} STRING" for i in range(len(header)))
+    options = {
+        "path": _hadoop_path(path),
+        "header": "true",
+        "enforceSchema": "true",
+        "sep": ",",
+        "quote": '"',
+        "escape": '"',
+        "mode": "FAILFAST",
+        "multiLine": "false",
+        "encoding": "UTF-8",
+        "ignoreLeadingWhiteSpace": "false",
+        "ignoreTrailingWhiteSpace": "false",
+    }
+    rendered = ", ".join(f"{key} {_quote(value)}" for key, value in options.items())
+    return (
+        f"CREATE OR REPLACE TEMPORARY VIEW {spark_view_name(file)} ({columns}) "
+        f"USING csv OPTIONS ({rendered})"
+    )
+
+
+def read_csv_sql(file: DeliveryFile, engine: str = "duckdb") -> str:
     """A SELECT over one file's data records: metadata columns then contract columns (VARCHAR).
 
-    ``WITH ORDINALITY`` numbers the data records from 1 in file order (completely empty lines are
-    skipped by the reader, not numbered).
+    DuckDB: ``WITH ORDINALITY`` numbers the data records from 1 in file order. Spark: the view of
+    :func:`spark_view_sql`, numbered in file order by ``MONOTONICALLY_INCREASING_ID`` (one
+    delivery file is one input split up to ``spark.sql.files.maxPartitionBytes``, and the splits
+    of a bigger file keep its order), and an empty field made NULL as DuckDB reads it. Completely
+    empty lines are skipped by both readers, not numbered.
     """
     source, path, day, header, _ = file
     check_line_endings(path)
+    meta = (
+        f"SELECT {_quote(path.name)} AS _source_file, "
+        f"CAST({_quote(day.isoformat())} AS DATE) AS _delivery_date, "
+    )
+    if engine == "spark":
+        projections = ", ".join(
+            f"NULLIF(r.c{header.index(name)}, '') AS {column}"
+            for name, column in contract_headers(source)
+        )
+        return (
+            f"{meta}CAST(ROW_NUMBER() OVER (ORDER BY r._position) AS BIGINT) AS _row_number, "
+            f"{projections} FROM (SELECT v.*, MONOTONICALLY_INCREASING_ID() AS _position "
+            f"FROM {spark_view_name(file)} AS v) AS r"
+        )
     projections = ", ".join(
         f"r.c{header.index(name)} AS {column}" for name, column in contract_headers(source)
     )
     return (
-        f"SELECT {_quote(path.name)} AS _source_file, "
-        f"CAST({_quote(day.isoformat())} AS DATE) AS _delivery_date, "
-        f"CAST(r.ordinality AS BIGINT) AS _row_number, {projections} "
+        f"{meta}CAST(r.ordinality AS BIGINT) AS _row_number, {projections} "
         f"FROM {read_csv_call(file)} WITH ORDINALITY AS r"
     )
 
@@ -312,20 +376,20 @@ def empty_sql(source: str) -> str:
     )
 
 
-def rows_sql(source: str, files: list[DeliveryFile]) -> str:
+def rows_sql(source: str, files: list[DeliveryFile], engine: str = "duckdb") -> str:
     """Every data record of ``files`` (of one source) as one relation."""
-    parts = [read_csv_sql(file) for file in files] or [empty_sql(source)]
+    parts = [read_csv_sql(file, engine) for file in files] or [empty_sql(source)]
     return "(" + " UNION ALL ".join(parts) + ")"
 
 
-def landing_rows_sql(source: str, start: dt.date, end: dt.date) -> str:
-    """Every data record of the source's files delivered in [start, end], as one relation."""
+def landing_files_of(source: str, start: dt.date, end: dt.date) -> list[DeliveryFile]:
+    """The delivery files of a daily ``source`` dated within [start, end], headers checked."""
     if source not in COLUMNS:
         raise LandingFileError(f"unknown source {source!r}; expected one of {', '.join(COLUMNS)}")
-    return rows_sql(source, delivery_files(source, start, end))
+    return delivery_files(source, start, end)
 
 
-def file_row_sql(file: DeliveryFile) -> str:
+def file_row_sql(file: DeliveryFile, engine: str = "duckdb") -> str:
     """One row describing a delivery file (the raw side of the load accounting).
 
     ``raw_rows`` counts the file's data records in a scan of its own, independent of the staging
@@ -344,13 +408,13 @@ def file_row_sql(file: DeliveryFile) -> str:
         f"CAST({mtime_ns} AS BIGINT) AS file_mtime_ns, "
         f"{_quote(digest)} AS content_digest, "
         f"CAST(COUNT(COALESCE({every_column}, '')) AS BIGINT) AS raw_rows "
-        f"FROM {read_csv_call(file)} AS r"
+        f"FROM {spark_view_name(file) if engine == 'spark' else read_csv_call(file)} AS r"
     )
 
 
-def files_sql(files: list[DeliveryFile]) -> str:
+def files_sql(files: list[DeliveryFile], engine: str = "duckdb") -> str:
     """One row per file of ``files`` (:func:`file_row_sql`), or an empty relation."""
-    rows = [file_row_sql(file) for file in files] or [
+    rows = [file_row_sql(file, engine) for file in files] or [
         "SELECT CAST(NULL AS VARCHAR) AS source, CAST(NULL AS VARCHAR) AS source_file, "
         "CAST(NULL AS DATE) AS delivery_date, CAST(NULL AS VARCHAR) AS extra_columns, "
         "CAST(NULL AS BIGINT) AS file_size_bytes, CAST(NULL AS BIGINT) AS file_mtime_ns, "
@@ -359,14 +423,16 @@ def files_sql(files: list[DeliveryFile]) -> str:
     return "(" + " UNION ALL ".join(rows) + ")"
 
 
-def delivery_files_sql(start: dt.date, end: dt.date, sources: tuple[str, ...] | None = None) -> str:
-    """One row per delivery file of every source (or of ``sources``) dated within [start, end]."""
+def delivery_files_of(
+    start: dt.date, end: dt.date, sources: tuple[str, ...] | None = None
+) -> list[DeliveryFile]:
+    """The delivery files of every source (or of ``sources``) dated within [start, end]."""
     found = []
     for source in sources or tuple(COLUMNS):
         if source not in COLUMNS:
             raise ValueError(f"unknown source {source!r}; expected one of {', '.join(COLUMNS)}")
         found += delivery_files(source, start, end)
-    return files_sql(found)
+    return found
 
 
 def snapshot_file(
@@ -467,14 +533,19 @@ def company_lookup_rows(root: Path | None = None) -> list[dict]:
 _BIGINT_MAX = 2**63 - 1
 
 
-def _json_rows_sql(columns: dict[str, str], rows: list[tuple]) -> str:
+#: Spark's names of the types the JSON relations use
+_SPARK_TYPES = {"VARCHAR": "string", "BIGINT": "bigint"}
+
+
+def _json_rows_sql(columns: dict[str, str], rows: list[tuple], engine: str = "duckdb") -> str:
     """Literal rows as one relation with typed columns (``columns``: name -> SQL type).
 
-    The rows travel as ONE JSON string literal that DuckDB's FROM_JSON unpacks: SQLMesh
+    The rows travel as ONE JSON string literal that the engine's FROM_JSON unpacks: SQLMesh
     deep-copies and walks a query's expression tree several times while evaluating it, and a
     2,000-company lookup written as SQL rows (a UNION ALL or a VALUES list) took 8-18 s per
-    model per run in sqlglot; one literal takes milliseconds. DuckDB-only, like the CSV reader
-    (the landing edge). With no rows, an empty relation of those types.
+    model per run in sqlglot; one literal takes milliseconds. Engine-specific, like the CSV
+    reader (the landing edge): DuckDB's FROM_JSON takes a JSON schema and UNNEST, Spark's a DDL
+    type and EXPLODE. With no rows, an empty relation of those types.
     """
     import json
 
@@ -483,18 +554,21 @@ def _json_rows_sql(columns: dict[str, str], rows: list[tuple]) -> str:
         return f"(SELECT {nulls} WHERE FALSE)"
     names = list(columns)
     payload = json.dumps([dict(zip(names, row, strict=True)) for row in rows], ensure_ascii=False)
-    schema = json.dumps([{name: kind for name, kind in columns.items()}])
+    if engine == "spark":
+        fields = ", ".join(f"{name}: {_SPARK_TYPES[kind]}" for name, kind in columns.items())
+        schema = f"array<struct<{fields}>>"
+        unpacked = f"EXPLODE(FROM_JSON({_quote(payload)}, {_quote(schema)}))"
+    else:
+        schema = json.dumps([{name: kind for name, kind in columns.items()}])
+        unpacked = f"UNNEST(FROM_JSON({_quote(payload)}, {_quote(schema)}))"
     typed = ", ".join(
         f"CAST(STRUCT_EXTRACT(r.row_object, {_quote(name)}) AS {kind}) AS {name}"
         for name, kind in columns.items()
     )
-    return (
-        f"(SELECT {typed} FROM (SELECT UNNEST(FROM_JSON({_quote(payload)}, {_quote(schema)})) "
-        f"AS row_object) AS r)"
-    )
+    return f"(SELECT {typed} FROM (SELECT {unpacked} AS row_object) AS r)"
 
 
-def company_lookup_sql(read: bool = True) -> str:
+def company_lookup_sql(read: bool = True, engine: str = "duckdb") -> str:
     """company_lookup.json as a relation: one row per company object, in file order.
 
     With ``read=False`` (SQLMesh's load-time render) the relation is empty and no file is read.
@@ -518,10 +592,10 @@ def company_lookup_sql(read: bool = True) -> str:
         )
         for index, c in enumerate(company_lookup_rows() if read else [], start=1)
     ]
-    return _json_rows_sql(columns, rows)
+    return _json_rows_sql(columns, rows, engine)
 
 
-def company_domains_sql(read: bool = True) -> str:
+def company_domains_sql(read: bool = True, engine: str = "duckdb") -> str:
     """One row per (company EIN, e-mail domain) of company_lookup.json (empty if not ``read``)."""
     rows = [
         (c["ein"], domain)
@@ -529,7 +603,7 @@ def company_domains_sql(read: bool = True) -> str:
         for domain in (c.get("domains") or [])
         if isinstance(domain, str)
     ]
-    return _json_rows_sql({"ein": "VARCHAR", "domain": "VARCHAR"}, rows)
+    return _json_rows_sql({"ein": "VARCHAR", "domain": "VARCHAR"}, rows, engine)
 
 
 def newest_deliveries(root: Path | None = None) -> list[tuple[str, dt.date | None, str | None]]:

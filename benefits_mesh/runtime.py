@@ -118,6 +118,8 @@ def _settings() -> Path:
     settings.memory_limit()
     settings.roster_as_of()
     settings.enrichment_provider()
+    if settings.engine() == "spark":
+        settings.spark_dir().mkdir(parents=True, exist_ok=True)  # state file, metastore
     return settings.warehouse_path()
 
 

@@ -18,6 +18,10 @@ from pathlib import Path
 DEFAULT_START = "2026-01-01"
 DEFAULT_DATA_DIR = "data"
 DEFAULT_WAREHOUSE = ".warehouse/benefits.duckdb"
+#: Spark's warehouse, Derby metastore and SQLMesh state file (BENEFITS_ENGINE=spark)
+DEFAULT_SPARK_DIR = ".warehouse/spark"
+#: The engines config.yaml has a gateway for (BENEFITS_ENGINE)
+ENGINES = ("duckdb", "spark")
 #: Days a delivery day waits for its file before it is closed as "no file that day".
 DEFAULT_FILE_WAIT_DAYS = 30
 
@@ -73,6 +77,20 @@ def warehouse_path() -> Path:
     return path
 
 
+def engine() -> str:
+    """The execution engine: ``BENEFITS_ENGINE`` (``duckdb``, the default, or ``spark``)."""
+    value = (os.environ.get("BENEFITS_ENGINE") or "duckdb").strip().lower()
+    if value not in ENGINES:
+        raise SettingError(f"BENEFITS_ENGINE must be one of {', '.join(ENGINES)}, got {value!r}")
+    return value
+
+
+def spark_dir() -> Path:
+    """Spark's local folder (``BENEFITS_SPARK_DIR``, default ``.warehouse/spark``): its table
+    files, its Derby metastore and SQLMesh's state (a DuckDB file: Spark cannot hold it)."""
+    return _path_setting("BENEFITS_SPARK_DIR", DEFAULT_SPARK_DIR)
+
+
 def pin_paths() -> None:
     """Set ``BENEFITS_WAREHOUSE`` and ``BENEFITS_DATA_DIR`` to their absolute paths in this
     process's environment, so a SQLMesh context it opens (config.yaml resolves relative paths
@@ -81,6 +99,7 @@ def pin_paths() -> None:
     for name, default in (
         ("BENEFITS_WAREHOUSE", DEFAULT_WAREHOUSE),
         ("BENEFITS_DATA_DIR", DEFAULT_DATA_DIR),
+        ("BENEFITS_SPARK_DIR", DEFAULT_SPARK_DIR),
     ):
         value = os.environ.get(name)
         if value is None or value.strip():

@@ -200,6 +200,25 @@ def environment_finalized_sql(environment_literal: str) -> str:
     )
 
 
+# ------------------------------------------------------------------ the engine a macro renders for
+
+
+def macro_engine(evaluator: t.Any) -> str:
+    """The dialect of the engine a macro renders for (``duckdb``, ``spark``...): the engine
+    adapter of the evaluation (``MacroEvaluator.engine_adapter``); ``duckdb`` while SQLMesh
+    loads the project (no adapter then, and the landing macros read no file)."""
+    if evaluator.runtime_stage == "loading":
+        return "duckdb"
+    return evaluator.engine_adapter.dialect
+
+
+def macro_execute(evaluator: t.Any, statements: t.Iterable[str]) -> None:
+    """Run ``statements`` (in the engine's own dialect) on the evaluation's engine before the
+    query is: the Spark landing views (benefits_mesh.landing.spark_view_sql)."""
+    for statement in statements:
+        evaluator.engine_adapter.execute(statement)
+
+
 # ------------------------------------------------------------------------------ the console
 
 

@@ -8,15 +8,18 @@ from sqlglot import exp
 from sqlmesh import macro
 
 from benefits_mesh.landing import (
+    DeliveryFile,
     company_domains_sql,
     company_lookup_sql,
-    delivery_files_sql,
+    delivery_files_of,
     files_sql,
     freshness_sql,
-    landing_rows_sql,
+    landing_files_of,
     rows_sql,
     snapshot_file,
+    spark_view_sql,
 )
+from benefits_mesh.sqlmesh_api import macro_engine, macro_execute
 
 
 def _loading(evaluator) -> bool:
@@ -28,6 +31,15 @@ def _date(value: exp.Expression) -> dt.date:
     return dt.date.fromisoformat(value.name)
 
 
+def _engine(evaluator, files: list[DeliveryFile]) -> str:
+    """The engine the query is rendered for; on Spark, the files' landing views are created
+    first (the only engine-specific step: DESIGN.md, "Engines")."""
+    engine = macro_engine(evaluator)
+    if engine == "spark":
+        macro_execute(evaluator, [spark_view_sql(file) for file in files])
+    return engine
+
+
 @macro()
 def landing_rows(
     evaluator, source: exp.Expression, start_ds: exp.Expression, end_ds: exp.Expression
@@ -37,7 +49,8 @@ def landing_rows(
     Columns: _source_file, _delivery_date, _row_number, then the source's contract columns.
     Only the files named for the interval's days are opened, so a run's cost follows the new data.
     """
-    return landing_rows_sql(source.name, _date(start_ds), _date(end_ds))
+    files = landing_files_of(source.name, _date(start_ds), _date(end_ds))
+    return rows_sql(source.name, files, _engine(evaluator, files))
 
 
 @macro()
@@ -46,19 +59,20 @@ def landing_files(
 ):
     """One row per delivery file of ``source`` (default: all) in the interval, headers checked."""
     sources = (source.name,) if source is not None else None
-    return delivery_files_sql(_date(start_ds), _date(end_ds), sources)
+    files = delivery_files_of(_date(start_ds), _date(end_ds), sources)
+    return files_sql(files, _engine(evaluator, files))
 
 
 @macro()
 def company_lookup(evaluator):
     """reference/company_lookup.json as rows (ein, company_name, industry, expected_headcount…)."""
-    return company_lookup_sql(read=not _loading(evaluator))
+    return company_lookup_sql(read=not _loading(evaluator), engine=macro_engine(evaluator))
 
 
 @macro()
 def company_domains(evaluator):
     """reference/company_lookup.json's domains: one row per (ein, domain)."""
-    return company_domains_sql(read=not _loading(evaluator))
+    return company_domains_sql(read=not _loading(evaluator), engine=macro_engine(evaluator))
 
 
 @macro()
@@ -85,7 +99,8 @@ def snapshot_rows(evaluator, source: exp.Expression, day: exp.Expression):
     if _loading(evaluator):
         return rows_sql(source.name, [])
     file, _ = snapshot_file(source.name, _date(day))
-    return rows_sql(source.name, [file] if file else [])
+    files = [file] if file else []
+    return rows_sql(source.name, files, _engine(evaluator, files))
 
 
 @macro()
@@ -98,4 +113,5 @@ def snapshot_files(evaluator, source: exp.Expression, day: exp.Expression):
     file, missing = snapshot_file(source.name, _date(day))
     if missing and (source.name == "lending_customers" or "folder" not in missing):
         _warn(missing)
-    return files_sql([file] if file else [])
+    files = [file] if file else []
+    return files_sql(files, _engine(evaluator, files))

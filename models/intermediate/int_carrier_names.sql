@@ -4,14 +4,19 @@
 MODEL (
   name intermediate.int_carrier_names,
   kind FULL,
-  /* skipped by `sqlmesh format` (laid out by hand): sqlglot 30.8 renders title_cased's
-     STRING_AGG(CASE ... END, '' ORDER BY ...) as a LISTAGG with whitespace-only lines */
-  formatting false,
-  signals (delivery_ready(source := 'plans')),
-  grain (delivered_carrier_name),
+  signals (
+    delivery_ready(source := 'plans')
+  ),
+  grain (
+    delivered_carrier_name
+  ),
   audits (
-    unique_values(columns := (delivered_carrier_name)),
-    not_null(columns := (delivered_carrier_name))
+    unique_values(columns := (
+      delivered_carrier_name
+    )),
+    not_null(columns := (
+      delivered_carrier_name
+    ))
   )
 );
 
@@ -30,22 +35,31 @@ WITH stg_plans AS (
   SELECT
     p.carrier_name,
     t.position,
-    SUBSTR(p.carrier_name, t.position, 1) AS character,
-    CASE WHEN t.position > 1 THEN SUBSTR(p.carrier_name, t.position - 1, 1) END AS previous_character
+    SUBSTRING(p.carrier_name, t.position, 1) AS character,
+    CASE WHEN t.position > 1 THEN SUBSTRING(p.carrier_name, t.position - 1, 1) END AS previous_character
   FROM stg_plans AS p
   CROSS JOIN UNNEST(GENERATE_SERIES(1, LENGTH(p.carrier_name))) AS t(position)
 ), title_cased AS (
-  /* First letter of every run of letters upper, the rest lower. */
+  /* First letter of every run of letters upper, the rest lower. The letters are put back in
+     order by sorting (position, letter) pairs: an ordered string aggregate is not portable
+     (Spark 3.5 has no ordered STRING_AGG/LISTAGG, and its COLLECT_LIST has no order). */
   SELECT
     s.carrier_name,
-    STRING_AGG(
-      CASE
-        WHEN NOT s.previous_character IS NULL AND REGEXP_MATCHES(s.previous_character, '\p{L}')
-        THEN LOWER(s.character)
-        ELSE UPPER(s.character)
-      END,
+    ARRAY_TO_STRING(
+      LIST_TRANSFORM(
+        LIST_SORT(
+          ARRAY_AGG(
+            {'position': s.position, 'letter': CASE
+              WHEN NOT s.previous_character IS NULL
+              AND REGEXP_MATCHES(s.previous_character, '\p{L}')
+              THEN LOWER(s.character)
+              ELSE UPPER(s.character)
+            END}
+          )
+        ),
+        c -> c.letter
+      ),
       ''
-      ORDER BY s.position
     ) AS title_name
   FROM split_characters AS s
   GROUP BY
@@ -65,7 +79,9 @@ WITH stg_plans AS (
 SELECT
   s.carrier_name::TEXT AS delivered_carrier_name, /* text-normalised name as delivered */
   COALESCE(a.carrier_name, NULLIF(REGEXP_REPLACE(s.without_suffix, '[, ]+$', ''), ''))::TEXT AS carrier_name, /* canonical */
-  (NOT a.alias IS NULL)::BOOLEAN AS is_alias_match
+  (
+    NOT a.alias IS NULL
+  )::BOOLEAN AS is_alias_match
 FROM suffix_removed AS s
 LEFT JOIN seed_carrier_aliases AS a
   ON a.alias = LOWER(s.carrier_name)

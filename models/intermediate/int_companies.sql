@@ -25,9 +25,7 @@ WITH stg_companies AS (
 ), stg_company_domains AS (
   SELECT
     d.company_ein,
-    LISTAGG(d.email_domain, ', '
-    ORDER BY
-      d.email_domain) AS email_domains
+    ARRAY_TO_STRING(LIST_SORT(ARRAY_AGG(d.email_domain)), ', ') AS email_domains /* sorted list, not an ordered STRING_AGG: portable to Spark 3.5 (DESIGN.md, Engines) */
   FROM staging.stg_company_domains AS d
   GROUP BY
     d.company_ein
