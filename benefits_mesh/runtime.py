@@ -103,6 +103,8 @@ def prepare() -> None:
         _check_working_folder(warehouse)
         warehouse.parent.mkdir(parents=True, exist_ok=True)  # DuckDB does not make folders
         probe(warehouse)
+        if settings.state_store() == "postgres":
+            _probe_state()
     if _cli_command() == "run":
         # `sqlmesh run` imports this project's code only after it announced the run (run_start),
         # so the landing report's preflight runs here, still before any signal or model
@@ -118,6 +120,7 @@ def _settings() -> Path:
     settings.memory_limit()
     settings.roster_as_of()
     settings.enrichment_provider()
+    settings.state_store()
     return settings.warehouse_path()
 
 
@@ -358,6 +361,24 @@ def probe(path: Path) -> None:
     except duckdb.Error:
         # anything else (e.g. this process has it open read-only) is for SQLMesh to report
         return
+
+
+def _probe_state() -> None:
+    """BENEFITS_STATE=postgres: connect to the state database once, so an unreachable server or
+    a refused login is one line naming it (SQLMesh prints a traceback, after loading the whole
+    project). ``sqlmesh run`` reads its state before this runs: there SQLMesh reports it."""
+    problem = sqlmesh_api.state_connection_error()
+    if problem is not None:
+        where = (
+            f"{os.environ.get('PGUSER')}@{os.environ.get('PGHOST') or '127.0.0.1'}:"
+            f"{os.environ.get('PGPORT') or '5432'}/{os.environ.get('PGDATABASE')}"
+        )
+        fail(
+            SettingError(
+                f"SQLMesh's state database {where} (BENEFITS_STATE=postgres) cannot be used: "
+                f"{problem}"
+            )
+        )
 
 
 def _install_connection_guard() -> None:
