@@ -30,13 +30,15 @@ from conftest import BIN, PROJECT, Project, clean_stale_faketime_files
 
 from benefits_mesh.generate import generate
 
-pytestmark = pytest.mark.postgres
+#: one xdist worker runs the whole module (`make pytest` distributes with --dist loadgroup): one
+#: server and one reference build instead of one per worker
+pytestmark = [pytest.mark.postgres, pytest.mark.xdist_group("postgres")]
 
 START = dt.date(2026, 3, 2)
-DAYS = 6
+DAYS = 4
 #: the PostgreSQL execution project backfills the first FIRST_DAYS delivery days, then a later
 #: run merges the rest (corrections of claims the backfill inserted among them)
-FIRST_DAYS = 3
+FIRST_DAYS = 2
 ROLE, PASSWORD = "benefits", "state-pw 'x"
 STATE_DB, EXEC_DB = "benefits_state", "benefits_exec"
 #: columns whose values depend on when a command ran (enrichment fetch time), not on the data
@@ -208,10 +210,10 @@ def landing_root(tmp_path_factory) -> Path:
         days=DAYS,
         companies=3,
         employees=40,
-        claims_per_day=40,
+        claims_per_day=100,
         seed=19,
         dirt_rate=0.02,
-        history_days=20,
+        history_days=0,
         progress=False,
     )
     return root
