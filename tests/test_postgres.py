@@ -146,15 +146,20 @@ def postgres() -> Postgres:
     sockets.mkdir()
     as_postgres: list[str] = []
     if root:  # initdb and postgres refuse root: the package's postgres user runs them
+        # initdb's shell redirects to /dev/null: seen once with mode 0600 on a shared machine
+        mode = os.stat("/dev/null").st_mode & 0o777
+        assert mode & 0o002, f"/dev/null has mode {mode:o}: the postgres user cannot write it"
         shutil.chown(base, "postgres", "postgres")
         shutil.chown(sockets, "postgres", "postgres")
         as_postgres = ["runuser", "-u", "postgres", "--"]
-    subprocess.run(
+    initdb = subprocess.run(
         [*as_postgres, str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "-E", "UTF8"]
         + ["--locale=C", "--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync"],
-        check=True,
+        cwd=base,  # readable by the postgres user, unlike the caller's folder may be
         capture_output=True,
+        text=True,
     )
+    assert initdb.returncode == 0, f"initdb failed:\n{initdb.stdout}\n{initdb.stderr}"
     port = _free_port()
     with open(log, "wb") as out:
         server = subprocess.Popen(
