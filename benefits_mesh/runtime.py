@@ -147,9 +147,14 @@ def _check_working_folder(warehouse: Path) -> None:
 
 
 def _chmod(path: Path, mode: int) -> None:
+    """Narrow a regular file's or folder's mode to ``mode``. Nothing else is touched: a log
+    handler's file can be a device (pytest's own log handler writes to /dev/null; tightened, it
+    was 0600 for every other user of the machine)."""
     try:
         st = path.lstat()
-        if stat.S_ISLNK(st.st_mode) or stat.S_IMODE(st.st_mode) & ~mode == 0:
+        if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
+            return  # symlinks, devices, sockets, pipes
+        if stat.S_IMODE(st.st_mode) & ~mode == 0:
             return
         path.chmod(stat.S_IMODE(st.st_mode) & mode)
     except FileNotFoundError:
