@@ -140,13 +140,48 @@ def postgres() -> Postgres:
     bin_dir = _install_postgres()
     if bin_dir is None:
         pytest.skip("PostgreSQL's initdb is not installed and we are not root to install it")
-    root = os.geteuid() == 0
     base = Path(tempfile.mkdtemp(prefix="benefits-mesh-pg-"))
+    server = None
+    try:
+        server, port, sockets, log = _start_server(bin_dir, base)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                admin = psycopg2.connect(
+                    host=str(sockets), port=port, user="postgres", dbname="postgres"
+                )
+                break
+            except psycopg2.OperationalError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError("PostgreSQL did not start:\n" + log.read_text()) from None
+                time.sleep(0.1)
+        admin.autocommit = True
+        with admin.cursor() as cur:
+            cur.execute(f"CREATE ROLE {ROLE} LOGIN PASSWORD %s", (PASSWORD,))
+            for database in (STATE_DB, EXEC_DB):
+                cur.execute(f"CREATE DATABASE {database} OWNER {ROLE}")
+        admin.close()
+        yield Postgres(port=port, socket_dir=sockets, log=log)
+    finally:
+        if server is not None:
+            server.send_signal(signal.SIGTERM)  # smart shutdown of this server only, by its PID
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _start_server(bin_dir: Path, base: Path) -> tuple[subprocess.Popen, int, Path, Path]:
+    """initdb into ``base``/data and start ``postgres`` on 127.0.0.1:<free port>, its socket in
+    ``base``/sock: (the server process, port, socket folder, server log)."""
+    root = os.geteuid() == 0
     data, sockets, log = base / "data", base / "sock", base / "postgres.log"
     sockets.mkdir()
     as_postgres: list[str] = []
     if root:  # initdb and postgres refuse root: the package's postgres user runs them
-        # initdb's shell redirects to /dev/null: seen once with mode 0600 on a shared machine
+        # initdb's shell redirects to /dev/null, which the postgres user must be able to write
         mode = os.stat("/dev/null").st_mode & 0o777
         assert mode & 0o002, f"/dev/null has mode {mode:o}: the postgres user cannot write it"
         shutil.chown(base, "postgres", "postgres")
@@ -173,33 +208,7 @@ def postgres() -> Postgres:
             user="postgres" if root else None,
             group="postgres" if root else None,
         )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                admin = psycopg2.connect(
-                    host=str(sockets), port=port, user="postgres", dbname="postgres"
-                )
-                break
-            except psycopg2.OperationalError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError("PostgreSQL did not start:\n" + log.read_text()) from None
-                time.sleep(0.1)
-        admin.autocommit = True
-        with admin.cursor() as cur:
-            cur.execute(f"CREATE ROLE {ROLE} LOGIN PASSWORD %s", (PASSWORD,))
-            for database in (STATE_DB, EXEC_DB):
-                cur.execute(f"CREATE DATABASE {database} OWNER {ROLE}")
-        admin.close()
-        yield Postgres(port=port, socket_dir=sockets, log=log)
-    finally:
-        server.send_signal(signal.SIGTERM)  # smart shutdown of this server only, by its PID
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        shutil.rmtree(base, ignore_errors=True)
+    return server, port, sockets, log
 
 
 # -------------------------------------------------------------------------------- the data
