@@ -34,7 +34,7 @@ unit: setup  ## SQLMesh YAML unit tests
 	$(SQLMESH) test
 
 pytest: setup  ## pytest: package, generator and integration tests
-	$(BIN)/pytest -q -n 2
+	$(BIN)/pytest -q -n 2 --dist loadgroup
 
 test: unit pytest  ## everything CI runs
 

@@ -275,6 +275,9 @@ def bench_one(args, history_days: int) -> dict:
     env = dict(os.environ, COLUMNS="300", BENEFITS_DATA_DIR=str(root), BENEFITS_START=str(start))
     warehouse, after_plan = wh_dir / "benefits.duckdb", wh_dir / "after_plan.duckdb"
     env["BENEFITS_WAREHOUSE"] = str(warehouse)
+    # the state stays in the warehouse file, whatever BENEFITS_STATE says: each measured run
+    # starts from a copy of the post-plan file, which must hold the post-plan state too
+    env["BENEFITS_STATE"] = "duckdb"
     project = Path(args.project or PROJECT).resolve()
     sqlmesh = [str(BIN / "sqlmesh"), "-p", str(project)]
     hw, hw_after = wh_dir / "handwritten.duckdb", wh_dir / "handwritten_after_backfill.duckdb"

@@ -236,7 +236,7 @@ def warehouse_state(
         "SELECT table_schema, table_name FROM information_schema.tables "
         "WHERE table_catalog = current_database()"
     )
-    known = sqlmesh_api.state_environment_names(fetch, relations) if env != "prod" else None
+    known = sqlmesh_api.state_environment_names(fetch) if env != "prod" else None
     if known is not None and env not in known:
         names = ", ".join(sorted(known)) or "none"
         raise UnknownEnvironment(f"environment {env!r} not found (environments: {names})")

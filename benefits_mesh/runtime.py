@@ -103,6 +103,8 @@ def prepare() -> None:
         _check_working_folder(warehouse)
         warehouse.parent.mkdir(parents=True, exist_ok=True)  # DuckDB does not make folders
         probe(warehouse)
+        if settings.state_store() == "postgres":
+            _probe_state()
     if _cli_command() == "run":
         # `sqlmesh run` imports this project's code only after it announced the run (run_start),
         # so the landing report's preflight runs here, still before any signal or model
@@ -120,6 +122,7 @@ def _settings() -> Path:
     settings.enrichment_provider()
     if settings.engine() == "spark":
         settings.spark_dir().mkdir(parents=True, exist_ok=True)  # state file, metastore
+    settings.state_store()
     return settings.warehouse_path()
 
 
@@ -146,9 +149,14 @@ def _check_working_folder(warehouse: Path) -> None:
 
 
 def _chmod(path: Path, mode: int) -> None:
+    """Narrow a regular file's or folder's mode to ``mode``. Nothing else is touched: a log
+    handler's file can be a device (pytest's own log handler writes to /dev/null; tightened, it
+    was 0600 for every other user of the machine)."""
     try:
         st = path.lstat()
-        if stat.S_ISLNK(st.st_mode) or stat.S_IMODE(st.st_mode) & ~mode == 0:
+        if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
+            return  # symlinks, devices, sockets, pipes
+        if stat.S_IMODE(st.st_mode) & ~mode == 0:
             return
         path.chmod(stat.S_IMODE(st.st_mode) & mode)
     except FileNotFoundError:
@@ -360,6 +368,24 @@ def probe(path: Path) -> None:
     except duckdb.Error:
         # anything else (e.g. this process has it open read-only) is for SQLMesh to report
         return
+
+
+def _probe_state() -> None:
+    """BENEFITS_STATE=postgres: connect to the state database once, so an unreachable server or
+    a refused login is one line naming it (SQLMesh prints a traceback, after loading the whole
+    project). ``sqlmesh run`` reads its state before this runs: there SQLMesh reports it."""
+    problem = sqlmesh_api.state_connection_error()
+    if problem is not None:
+        where = (
+            f"{os.environ.get('PGUSER')}@{os.environ.get('PGHOST') or '127.0.0.1'}:"
+            f"{os.environ.get('PGPORT') or '5432'}/{os.environ.get('PGDATABASE')}"
+        )
+        fail(
+            SettingError(
+                f"SQLMesh's state database {where} (BENEFITS_STATE=postgres) cannot be used: "
+                f"{problem}"
+            )
+        )
 
 
 def _install_connection_guard() -> None:

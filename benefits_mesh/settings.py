@@ -306,3 +306,25 @@ def enrichment_settings() -> dict:
         "retry_after_max_s": _positive_number("BENEFITS_ENRICHMENT_RETRY_AFTER_MAX_S", 60),
         "concurrency": max(1, _whole_number("BENEFITS_ENRICHMENT_CONCURRENCY", 8, "requests")),
     }
+
+
+#: Where SQLMesh keeps its state (config.yaml's BENEFITS_STATE block): the warehouse file, or
+#: PostgreSQL reached with the standard libpq variables.
+STATE_STORES = ("duckdb", "postgres")
+
+
+def state_store() -> str:
+    """``BENEFITS_STATE``: ``duckdb`` (default: SQLMesh's state in the warehouse file) or
+    ``postgres`` (in the database PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE name; PGUSER
+    and PGDATABASE required; SQLMesh itself refuses a PGPORT that is no number)."""
+    value = (os.environ.get("BENEFITS_STATE") or "duckdb").strip().lower()
+    if value not in STATE_STORES:
+        raise SettingError(f"BENEFITS_STATE must be duckdb or postgres, got {value!r}")
+    if value == "postgres":
+        missing = [name for name in ("PGUSER", "PGDATABASE") if not os.environ.get(name)]
+        if missing:
+            raise SettingError(
+                f"BENEFITS_STATE=postgres needs {' and '.join(missing)} (the state's PostgreSQL "
+                "role and database; PGHOST, PGPORT and PGPASSWORD as libpq reads them)"
+            )
+    return value

@@ -29,6 +29,7 @@ Context import ``benefits_mesh.runtime`` (and so this module) without paying for
 from __future__ import annotations
 
 import typing as t
+from contextlib import contextmanager
 from pathlib import Path
 
 if t.TYPE_CHECKING:
@@ -165,18 +166,107 @@ def project_config(config_file: Path) -> t.Any:
 
 
 # ------------------------------------------------------------ SQLMesh's state tables, by SQL
-# The state tables SQLMesh keeps in schema ``sqlmesh`` of the warehouse (state_sync/db/*.py).
-# Read by SQL where a notification target or a macro has only the run's engine adapter.
+# The state tables SQLMesh keeps in schema ``sqlmesh`` (state_sync/db/*.py): in the warehouse by
+# default, or behind the gateway's own ``state_connection`` (BENEFITS_STATE=postgres, config.yaml).
+# Read by SQL where a notification target, a macro or a CLI command has no Context (a Context
+# loads the whole project: seconds) but the warehouse's ``fetch`` (the run's engine adapter, or
+# a CLI's read-only connection).
 
 STATE_SCHEMA = "sqlmesh"
+#: the state tables read here
+_STATE_TABLES = ("_environments", "_intervals")
 
 
-def state_environment_names(fetch: t.Callable[[str], list], relations: t.Iterable) -> set | None:
-    """Names of the environments in the warehouse's SQLMesh state (``sqlmesh._environments``),
-    None when ``relations`` ((schema, table) pairs of the database) holds no such table."""
-    if (STATE_SCHEMA, "_environments") not in relations:
+@contextmanager
+def _state_fetch(
+    warehouse_fetch: t.Callable[[str], list], gateway: str | None = None
+) -> t.Iterator[tuple[t.Callable[[str], list], str]]:
+    """(fetch, schema) of SQLMesh's state: ``warehouse_fetch`` and ``sqlmesh`` when the state
+    lives in the warehouse; else a fetch on the gateway's ``state_connection`` and its
+    ``state_schema`` (``Config.get_state_connection``, ``ConnectionConfig.create_engine_adapter``),
+    a connection of its own, closed on exit (so no transaction of ours stays open on SQLMesh's
+    state: PostgreSQL's driver opens one for every read)."""
+    from benefits_mesh.settings import project_root
+
+    config = project_config(project_root() / "config.yaml")
+    connection = config.get_state_connection(gateway)
+    schema = config.get_state_schema(gateway) or STATE_SCHEMA
+    if connection is None:
+        yield warehouse_fetch, schema
+        return
+    adapter = connection.create_engine_adapter()
+    try:
+        yield adapter.fetchall, schema
+    finally:
+        adapter.close()
+
+
+def state_connection_error(gateway: str | None = None) -> str | None:
+    """The first line of the error met opening the gateway's own ``state_connection`` and
+    running ``SELECT 1`` on it; None when that works or the state lives in the warehouse."""
+    try:
+        with _state_fetch(lambda sql: [], gateway) as (fetch, _schema):
+            fetch("SELECT 1")
+    except Exception as error:  # the driver's errors (psycopg2.OperationalError ...)
+        lines = str(error).strip().splitlines()
+        return lines[0].strip() if lines else type(error).__name__
+    return None
+
+
+def _present(fetch: t.Callable[[str], list], schema: str) -> set[str]:
+    """Which of :data:`_STATE_TABLES` the state database holds (none: never planned)."""
+    listed = ", ".join(f"'{name}'" for name in _STATE_TABLES)
+    return {
+        name
+        for (name,) in fetch(
+            "SELECT table_name FROM information_schema.tables WHERE table_catalog = "
+            f"current_database() AND table_schema = '{schema}' AND table_name IN ({listed})"
+        )
+    }
+
+
+def state_environment_names(
+    warehouse_fetch: t.Callable[[str], list], gateway: str | None = None
+) -> set | None:
+    """Names of the environments in SQLMesh's state (``_environments``), wherever it lives (see
+    :func:`_state_fetch`); None when the state holds no such table (nothing planned yet)."""
+    with _state_fetch(warehouse_fetch, gateway) as (fetch, schema):
+        if "_environments" not in _present(fetch, schema):
+            return None
+        return {name for (name,) in fetch(f'SELECT name FROM "{schema}"._environments')}
+
+
+def state_last_written(
+    warehouse_fetch: t.Callable[[str], list], environment: str, gateway: str | None = None
+) -> tuple[int, int] | None:
+    """(epoch ms of the latest write SQLMesh recorded for any interval, epoch ms of the
+    environment's last finalisation), None when either is unknown (no state, no such
+    environment, a state layout of another SQLMesh version).
+
+    ``_intervals.last_altered_ts`` is set when a batch is evaluated and kept by the janitor's
+    compaction; ``_environments.finalized_ts`` when a plan updates the environment's views."""
+    from sqlglot import exp
+
+    literal = exp.Literal.string(environment).sql()
+    try:
+        with _state_fetch(warehouse_fetch, gateway) as (fetch, schema):
+            if _present(fetch, schema) != set(_STATE_TABLES):
+                return None
+            rows = fetch(
+                f'SELECT (SELECT MAX(last_altered_ts) FROM "{schema}"._intervals), '
+                f'(SELECT MAX(finalized_ts) FROM "{schema}"._environments WHERE name = {literal})'
+            )
+    except Exception:  # unreadable: the caller's doubt
         return None
-    return {name for (name,) in fetch(f"SELECT name FROM {STATE_SCHEMA}._environments")}
+    if not rows or None in rows[0]:
+        return None
+    altered, finalized = rows[0]
+    return int(altered), int(finalized)
+
+
+# The SQL the row-count check of earlier plans reads (one query, state in the warehouse only).
+# SQLMesh runs the macro code stored with the environment by its last plan, so a warehouse last
+# planned before BENEFITS_STATE existed calls these until its next plan: kept for it.
 
 
 def state_tables_sql() -> str:
@@ -186,14 +276,13 @@ def state_tables_sql() -> str:
 
 
 def last_written_sql() -> str:
-    """Scalar SQL: epoch ms of the latest write SQLMesh recorded for any interval
-    (``_intervals.last_altered_ts``: set when a batch is evaluated, kept by the janitor)."""
+    """Scalar SQL: epoch ms of the latest write SQLMesh recorded for any interval."""
     return f"(SELECT MAX(last_altered_ts) FROM {STATE_SCHEMA}._intervals)"
 
 
 def environment_finalized_sql(environment_literal: str) -> str:
-    """Scalar SQL: epoch ms of the environment's last finalisation (``_environments.finalized_ts``,
-    set when a plan updates its views); ``environment_literal`` is a quoted SQL string."""
+    """Scalar SQL: epoch ms of the environment's last finalisation; ``environment_literal`` is a
+    quoted SQL string."""
     return (
         f"(SELECT MAX(finalized_ts) FROM {STATE_SCHEMA}._environments "
         f"WHERE name = {environment_literal})"

@@ -95,41 +95,40 @@ def _literal(value) -> exp.Expression:
     return exp.Literal.number(value)
 
 
-def _unchanged_since(adapter, environment: str) -> int | None:
+def _unchanged_since(adapter, environment: str, gateway: str | None = None) -> int | None:
     """The environment's latest check when nothing was written since it, else None.
 
-    "Written" is read from SQLMesh's state (schema ``sqlmesh``, this warehouse): the latest
-    ``last_altered_ts`` of any interval (set when a batch is evaluated, kept by the janitor's
-    compaction) and the environment's ``finalized_ts`` (set when a plan updates its views). A run
-    that only waited for files (every interval pending) then neither counts nor records: the
-    counts cannot have moved, and a daily no-op run stays cheap whatever the marts' size. Any
-    doubt (no previous check, state kept elsewhere, unreadable) means: check. The state's SQL
-    comes from benefits_mesh.sqlmesh_api (its tables are SQLMesh internals).
+    "Written" is read from SQLMesh's state (schema ``sqlmesh``: in this warehouse, or in
+    PostgreSQL with BENEFITS_STATE=postgres): the latest ``last_altered_ts`` of any interval (set
+    when a batch is evaluated, kept by the janitor's compaction) and the environment's
+    ``finalized_ts`` (set when a plan updates its views). A run that only waited for files (every
+    interval pending) then neither counts nor records: the counts cannot have moved, and a daily
+    no-op run stays cheap whatever the marts' size. Any doubt (no previous check, unreadable
+    state) means: check. The state is read through benefits_mesh.sqlmesh_api (its tables are
+    SQLMesh internals).
     """
     from benefits_mesh import sqlmesh_api
 
     history_schema, history_name = HISTORY_TABLE.split(".")
     (tables,) = adapter.fetchone(
         "SELECT COUNT(*) FROM information_schema.tables WHERE table_catalog = current_database() "
-        f"AND (table_schema, table_name) IN (('{history_schema}', '{history_name}'), "
-        f"{sqlmesh_api.state_tables_sql()})"
+        f"AND table_schema = '{history_schema}' AND table_name = '{history_name}'"
     )
-    if tables != 3:
+    if tables != 1:
         return None
     env = exp.Literal.string(environment).sql()
-    try:  # the environment's latest check and what SQLMesh wrote since, in one query
-        latest = adapter.fetchone(
-            f"SELECT check_id, recorded_at, {sqlmesh_api.last_written_sql()}, "
-            f"{sqlmesh_api.environment_finalized_sql(env)} "
-            f"FROM {HISTORY_TABLE} WHERE environment = {env} ORDER BY check_id DESC LIMIT 1"
-        )
-    except Exception:  # a state layout of another SQLMesh version: check
-        return None
+    latest = adapter.fetchone(
+        f"SELECT check_id, recorded_at FROM {HISTORY_TABLE} WHERE environment = {env} "
+        "ORDER BY check_id DESC LIMIT 1"
+    )
     if not latest or None in latest:
         return None
-    check_id, recorded_at, altered, finalized = latest
+    written = sqlmesh_api.state_last_written(adapter.fetchall, environment, gateway)
+    if written is None:
+        return None
+    check_id, recorded_at = latest
     checked_ms = recorded_at.replace(tzinfo=dt.UTC).timestamp() * 1000
-    return check_id if max(altered, finalized) < checked_ms else None
+    return check_id if max(written) < checked_ms else None
 
 
 def _check(evaluator) -> list[str]:
@@ -160,7 +159,7 @@ def _check(evaluator) -> list[str]:
         )
 
     adapter = evaluator.engine_adapter
-    unchanged_since = _unchanged_since(adapter, environment)
+    unchanged_since = _unchanged_since(adapter, environment, evaluator.gateway)
     if unchanged_since is not None:
         logging.getLogger("benefits_mesh.stability").info(
             "row-count check: nothing written to %s since check %s; skipped",

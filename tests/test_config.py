@@ -52,6 +52,7 @@ def _sqlmesh(cwd, env_changes: dict[str, str | None], *args: str) -> subprocess.
         ("BENEFITS_MEMORY_LIMIT", "lots", "BENEFITS_MEMORY_LIMIT must be a size DuckDB"),
         ("BENEFITS_ROSTER_AS_OF", "yesterday", "BENEFITS_ROSTER_AS_OF must be an ISO date"),
         ("BENEFITS_ENRICHMENT", "ftp", "BENEFITS_ENRICHMENT must be file or http"),
+        ("BENEFITS_STATE", "mysql", "BENEFITS_STATE must be duckdb or postgres"),
     ],
 )
 def test_a_bad_setting_is_one_line_naming_it(tmp_path, variable, value, message):

@@ -112,6 +112,27 @@ def test_plan_creates_owner_only_files_and_logs_in_the_project(project):
     assert len(_logs_of(project, PROJECT_LOGS)) == 2
 
 
+def test_only_regular_files_and_folders_are_tightened(tmp_path, monkeypatch):
+    """A log handler's file may be a device: pytest's own log handler writes to /dev/null, and a
+    Context opened inside pytest as root made /dev/null 0600 for every other user."""
+    import logging
+    import os
+
+    from benefits_mesh import runtime
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo, 0o666)
+    fifo.chmod(0o666)  # past the umask
+    runtime._chmod(fifo, 0o600)
+    assert _mode(fifo) == 0o666
+    handler = logging.FileHandler(os.devnull)
+    monkeypatch.setattr(runtime, "_file_handlers", lambda: [handler])
+    before = _mode(Path(os.devnull))
+    runtime._tighten(tmp_path / "wh" / "warehouse.duckdb")
+    handler.close()
+    assert _mode(Path(os.devnull)) == before
+
+
 def test_explicit_log_file_dir_is_respected(project):
     folder = project.root.parent / "my-logs"
     project.sqlmesh("--log-file-dir", str(folder), "info")
