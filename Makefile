@@ -20,7 +20,15 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)  ## create .venv and install the project (idempotent)
 
-run: setup  ## plan + apply prod, run (loads every file landed since), then print a summary
+SPARK_STAMP := $(VENV)/.installed-spark
+$(SPARK_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,spark]'
+	touch $(SPARK_STAMP)
+
+# BENEFITS_ENGINE=spark: pyspark too (the project's `spark` dependency group; Java 17 needed)
+ENGINE_SETUP := $(if $(filter spark,$(shell echo '$(BENEFITS_ENGINE)' | tr A-Z a-z | xargs)),$(SPARK_STAMP))
+
+run: setup $(ENGINE_SETUP)  ## plan + apply prod, run (loads every file landed since), then print a summary
 	$(SQLMESH) plan --auto-apply --no-prompts --skip-tests
 	$(BIN)/benefits-mesh run
 	$(BIN)/benefits-mesh summary

@@ -289,6 +289,15 @@ def environment_finalized_sql(environment_literal: str) -> str:
     )
 
 
+def gateway_adapter(gateway: str) -> EngineAdapter:
+    """An engine adapter on the gateway's connection, from the project's config alone (no
+    project load): ``ConnectionConfig.create_engine_adapter``. The caller closes it."""
+    from benefits_mesh.settings import project_root
+
+    config = project_config(project_root() / "config.yaml")
+    return config.gateways[gateway].connection.create_engine_adapter()
+
+
 # ------------------------------------------------------------------ the engine a macro renders for
 
 

@@ -106,7 +106,11 @@ def wait_for_lock(open_: Callable[[], T], path: Path | str) -> T:
 
 
 def connect(path: Path | None = None) -> duckdb.DuckDBPyConnection:
-    """The warehouse, read-only; waits while a run, plan or the UI holds it (see module doc)."""
+    """The warehouse, read-only; waits while a run, plan or the UI holds it (see module doc).
+    On Spark (BENEFITS_ENGINE=spark), a copy of its marts in an in-memory DuckDB
+    (:func:`spark_marts`), so summary, export and enrichment read the same SQL either way."""
+    if settings.engine() == "spark":
+        return spark_marts()
     path = path or warehouse_path()
     if not path.exists():
         raise WarehouseError(
@@ -114,6 +118,45 @@ def connect(path: Path | None = None) -> duckdb.DuckDBPyConnection:
             "or point BENEFITS_WAREHOUSE at it"
         )
     return wait_for_lock(lambda: duckdb.connect(str(path), read_only=True), path)
+
+
+def spark_marts() -> duckdb.DuckDBPyConnection:
+    """Every mart of every environment of the Spark warehouse (schemas ``marts``,
+    ``marts__<env>``; the trace views aside: :data:`TRACE_PREFIX`), copied with their column
+    types into an in-memory DuckDB.
+
+    The rows travel through the Spark driver: fine for marts (aggregates, one row per company,
+    gap or claim) in local mode; on a cluster, Spark's own writers export large tables.
+    """
+    from sqlglot import exp
+
+    from benefits_mesh.sqlmesh_api import gateway_adapter
+
+    adapter = gateway_adapter("spark")
+    con = duckdb.connect()
+    try:
+        schemas = [
+            name
+            for (name,) in adapter.fetchall("SHOW SCHEMAS")
+            if name == "marts" or name.startswith("marts__")
+        ]
+        for schema in schemas:
+            con.execute(f'CREATE SCHEMA "{schema}"')
+            for data_object in adapter.get_data_objects(schema):
+                if data_object.name.startswith(TRACE_PREFIX):
+                    continue
+                table = exp.table_(data_object.name, db=schema, quoted=True)
+                columns = adapter.columns(table)
+                target = f'"{schema}"."{data_object.name}"'
+                typed = ", ".join(f'"{c}" {kind.sql("duckdb")}' for c, kind in columns.items())
+                con.execute(f"CREATE TABLE {target} ({typed})")
+                rows = adapter.fetchall(exp.select("*").from_(table))
+                if rows:
+                    marks = ", ".join("?" for _ in columns)
+                    con.executemany(f"INSERT INTO {target} VALUES ({marks})", rows)
+    finally:
+        adapter.close()
+    return con
 
 
 def schema_for(layer: str, env: str = "prod") -> str:

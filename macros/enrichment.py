@@ -33,11 +33,8 @@ def enrich_companies(evaluator):
 
     schema, name = schema_for("intermediate", environment), "int_companies"
     view = f"{schema}.{name}"
-    (exists,) = adapter.fetchone(
-        "SELECT COUNT(*) FROM information_schema.tables WHERE table_catalog = current_database() "
-        f"AND table_schema = '{schema}' AND table_name = '{name}'"
-    )
-    if exists:  # EINs seen on current employees, plans and claims (previous runs' data)
+    # EINs seen on current employees, plans and claims (previous runs' data)
+    if adapter.table_exists(view):
         eins.update(ein for (ein,) in adapter.fetchall(f"SELECT company_ein FROM {view}") if ein)
     from rich.markup import escape
 

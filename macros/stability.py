@@ -27,7 +27,7 @@ import time
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
-from sqlglot import exp
+from sqlglot import exp, parse_one
 from sqlmesh import macro
 
 from benefits_mesh.settings import (
@@ -60,6 +60,12 @@ def _ddl() -> list[str]:
         f"CREATE SCHEMA IF NOT EXISTS {HISTORY_SCHEMA}",
         f"CREATE TABLE IF NOT EXISTS {HISTORY_TABLE} ({columns})",
     ]
+
+
+def _sql(text: str) -> exp.Expression:
+    """A statement written in DuckDB SQL, for the engine adapter to generate in its own dialect
+    (a plain string would go to the engine as it is: the check runs on Spark too)."""
+    return parse_one(text, read="duckdb")
 
 
 def _warn(message: str) -> None:
@@ -109,17 +115,14 @@ def _unchanged_since(adapter, environment: str, gateway: str | None = None) -> i
     """
     from benefits_mesh import sqlmesh_api
 
-    history_schema, history_name = HISTORY_TABLE.split(".")
-    (tables,) = adapter.fetchone(
-        "SELECT COUNT(*) FROM information_schema.tables WHERE table_catalog = current_database() "
-        f"AND table_schema = '{history_schema}' AND table_name = '{history_name}'"
-    )
-    if tables != 1:
+    if not adapter.table_exists(HISTORY_TABLE):
         return None
     env = exp.Literal.string(environment).sql()
     latest = adapter.fetchone(
-        f"SELECT check_id, recorded_at FROM {HISTORY_TABLE} WHERE environment = {env} "
-        "ORDER BY check_id DESC LIMIT 1"
+        _sql(
+            f"SELECT check_id, recorded_at FROM {HISTORY_TABLE} WHERE environment = {env} "
+            "ORDER BY check_id DESC LIMIT 1"
+        )
     )
     if not latest or None in latest:
         return None
@@ -167,34 +170,23 @@ def _check(evaluator) -> list[str]:
             unchanged_since,
         )
         return []
-    existing = {
-        name
-        for (name,) in adapter.fetchall(
-            "SELECT table_name FROM information_schema.tables "
-            f"WHERE table_catalog = current_database() AND table_schema = '{schema}'"
-        )
-    }
+    existing = {data_object.name for data_object in adapter.get_data_objects(schema)}
     counts: dict[str, int] = {}
     for mart in marts:
         if mart not in existing:
             continue
         try:
-            (counts[mart],) = adapter.fetchone(f'SELECT COUNT(*) FROM "{schema}"."{mart}"')
+            (counts[mart],) = adapter.fetchone(
+                exp.select("COUNT(*)").from_(exp.table_(mart, db=schema, quoted=True))
+            )
         except Exception as error:  # one bad view must not stop the others
             _warn(f"row-count check: could not count {schema}.{mart}: {error}")
     if not counts:
         return []
 
     for statement in _ddl():
-        adapter.execute(statement)
-    layout = {
-        name
-        for (name,) in adapter.fetchall(
-            "SELECT column_name FROM information_schema.columns WHERE table_catalog = "
-            f"current_database() AND table_schema = '{HISTORY_SCHEMA}' "
-            "AND table_name = 'mart_row_counts'"
-        )
-    }
+        adapter.execute(_sql(statement))
+    layout = set(adapter.columns(HISTORY_TABLE))
     if missing := set(HISTORY_COLUMNS) - layout:
         _warn(
             f"row-count check: {HISTORY_TABLE} lacks column(s) {', '.join(sorted(missing))}; "
@@ -207,13 +199,18 @@ def _check(evaluator) -> list[str]:
     latest = {
         (env, model): count
         for env, model, count in adapter.fetchall(
-            f"SELECT environment, model, row_count FROM {HISTORY_TABLE} "
-            f"WHERE environment IN ({exp.Literal.string(environment).sql()}, 'prod') "
-            "QUALIFY ROW_NUMBER() OVER (PARTITION BY environment, model "
-            "ORDER BY check_id DESC) = 1"
+            _sql(
+                "SELECT h.environment, h.model, h.row_count FROM (SELECT environment, model, "
+                "row_count, ROW_NUMBER() OVER (PARTITION BY environment, model "
+                f"ORDER BY check_id DESC) AS recency FROM {HISTORY_TABLE} "
+                f"WHERE environment IN ({exp.Literal.string(environment).sql()}, 'prod')) AS h "
+                "WHERE h.recency = 1"
+            )
         )
     }
-    (check_id,) = adapter.fetchone(f"SELECT COALESCE(MAX(check_id), 0) + 1 FROM {HISTORY_TABLE}")
+    (check_id,) = adapter.fetchone(
+        _sql(f"SELECT COALESCE(MAX(check_id), 0) + 1 FROM {HISTORY_TABLE}")
+    )
     recorded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(sep=" ")
 
     log = logging.getLogger("benefits_mesh.stability")

@@ -184,3 +184,24 @@ def faketime() -> str:
     assert found, "faketime not found after installation"
     clean_stale_faketime_files()
     return found
+
+
+def lint_project_copy(tmp_path: Path, edit) -> tuple[int, str]:
+    """`sqlmesh lint` on a copy of the project after ``edit(copy)``: (exit code, its output with
+    whitespace runs collapsed). For the house lint rules' tests (test_layout, test_engine_lint)."""
+    copy = tmp_path / "project"
+    for name in ("models", "macros", "materializations", "signals", "seeds", "audits", "linter"):
+        shutil.copytree(PROJECT / name, copy / name)
+    shutil.copyfile(PROJECT / "config.yaml", copy / "config.yaml")
+    edit(copy)
+    env = {**os.environ, "COLUMNS": "250", "BENEFITS_WAREHOUSE": str(tmp_path / "w.duckdb")}
+    env["BENEFITS_DATA_DIR"] = str(PROJECT / "data")
+    result = subprocess.run(
+        [str(BIN / "sqlmesh"), "-p", str(copy), "lint"],
+        cwd=copy,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return result.returncode, " ".join((result.stdout + result.stderr).split())

@@ -5,13 +5,10 @@ maps every folder."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
-from conftest import BIN, PROJECT
+from conftest import PROJECT, lint_project_copy
 
 sys.path.insert(0, str(PROJECT))  # the project's linter/ folder, as SQLMesh's loader sees it
 
@@ -57,23 +54,11 @@ def test_every_source_has_its_folder_and_the_map_names_every_folder() -> None:
 
 
 def test_sqlmesh_lint_refuses_a_misnamed_or_misplaced_model(tmp_path: Path) -> None:
-    copy = tmp_path / "project"
-    for name in ("models", "macros", "materializations", "signals", "seeds", "audits", "linter"):
-        shutil.copytree(PROJECT / name, copy / name)
-    shutil.copyfile(PROJECT / "config.yaml", copy / "config.yaml")
-    moved = copy / "models" / "staging" / "deliveries" / "claims_quarantine.sql"
-    (copy / "models" / "staging" / "claims" / "stg_claims__quarantine.sql").rename(moved)
-    env = {**os.environ, "COLUMNS": "250", "BENEFITS_WAREHOUSE": str(tmp_path / "w.duckdb")}
-    env["BENEFITS_DATA_DIR"] = str(PROJECT / "data")
-    result = subprocess.run(
-        [str(BIN / "sqlmesh"), "-p", str(copy), "lint"],
-        cwd=copy,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    out = " ".join((result.stdout + result.stderr).split())
-    assert result.returncode != 0, out[-2000:]
+    def misplace(copy: Path) -> None:
+        moved = copy / "models" / "staging" / "deliveries" / "claims_quarantine.sql"
+        (copy / "models" / "staging" / "claims" / "stg_claims__quarantine.sql").rename(moved)
+
+    code, out = lint_project_copy(tmp_path, misplace)
+    assert code != 0, out[-2000:]
     assert "defines stg_claims__quarantine but is named claims_quarantine.sql" in out, out[-2000:]
     assert "belongs to source claims: move it to models/staging/claims/" in out, out[-2000:]
