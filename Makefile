@@ -33,10 +33,12 @@ review: setup  ## plan the branch into $(REVIEW_ENV) (unit tests run), then a Ma
 unit: setup  ## SQLMesh YAML unit tests
 	$(SQLMESH) test
 
-pytest: setup  ## pytest: package, generator and integration tests
+pytest: setup  ## pytest: package, generator and integration tests, and the YAML unit tests
 	$(BIN)/pytest -q -n 2
 
-test: unit pytest  ## everything CI runs
+# the YAML unit tests (`make unit`) run inside pytest (tests/test_sqlmesh_yaml_units.py), on one
+# xdist worker beside the others instead of before them: once, and a minute sooner
+test: pytest  ## everything CI runs
 
 lint: setup  ## ruff (lint + format check), sqlmesh lint, sqlmesh format --check (models, audits)
 	$(BIN)/ruff check benefits_mesh macros signals linter materializations tests
