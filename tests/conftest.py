@@ -188,116 +188,58 @@ def faketime() -> str:
 
 # --------------------------------------------------------------------------- xdist scheduling
 #
-# `make pytest` runs `-n 2 --dist loadgroup --no-loadscope-reorder` (pyproject.toml): xdist
-# hands out work units (a test, or every test of one xdist_group) in collection order, one at a
-# time to whichever worker is free. Two things make that order matter on two workers:
+# `make pytest` runs `-n 2 --dist loadscope --no-loadscope-reorder` (pyproject.toml): xdist hands
+# out whole modules, in collection order, one at a time to whichever worker is free.
 #
-# - a module whose cases copy one warehouse built by a module-scoped fixture builds it once per
-#   worker that runs any of its cases: such a module is one group (built once), or a few groups
-#   when its cases are long enough to be worth a second build on the other worker;
-# - the longest work units go first (longest processing time first), so the run does not end
-#   with one worker on a long test while the other idles.
+# - A module's module-scoped fixtures (a warehouse its cases copy, the enrichment test's fault
+#   service, the UI server) are built once per run: with `--dist load` a module's tests were
+#   dealt to both workers, and a module fixture was built on each.
+# - The longest modules go first (longest processing time first), so the run does not end with
+#   one worker on a long module while the other idles; the unit-level modules fill the gaps.
+#   (`--dist loadgroup` would allow finer units, but with pytest 9 xdist 3.8's group suffix no
+#   longer reaches the node ids, so its groups are silently ignored.)
 #
-# COST: a module's (or group's) approximate wall seconds on an unloaded two-core machine, from
-# `pytest --durations=0`; only the order depends on it, never a result.
-
-#: module -> number of xdist groups its tests are dealt into (round robin, in collection order,
-#: so each group keeps the module's order); modules not listed are not grouped: their tests are
-#: scheduled one by one. One group = the module's module-scoped fixtures built once per run.
-GROUPED_MODULES = {
-    "test_bad_input.py": 1,  # one healthy warehouse, copied by every case
-    "test_enrichment.py": 1,  # the fault service and its first plan live in one process
-    "test_export.py": 1,
-    "test_landing_edge.py": 1,
-    "test_operations.py": 1,  # the busy cases share (and hold) one planned warehouse
-    "test_row_count_stability.py": 1,
-    "test_trace.py": 1,
-    "test_generate.py": 1,
-    "test_ui.py": 1,
-    # announced modules: one JVM / one server per module (re-measure once they land)
-    "test_spark.py": 1,
-    "test_postgres.py": 1,
-}
-
-#: test name -> xdist group, for tests of an ungrouped module that share a module-scoped fixture
-TEST_GROUPS = {
-    # the `uninterrupted` build (test_incremental.py)
-    "test_backfill_killed_then_rerun_equals_uninterrupted": "incremental-uninterrupted",
-    "test_scheduled_run_killed_then_rerun_equals_uninterrupted": "incremental-uninterrupted",
-}
-
-#: approximate seconds per test, by module; TEST_COST overrides it by test name (parameters
-#: included or not). Measured with `--durations=0`, scaled to an unloaded two-core machine.
-COST = {
-    "test_incremental.py": 85,
+# MODULE_COST: a module's approximate seconds on an unloaded two-core machine, from
+# `pytest --durations=0`; only the order depends on it, never a result. A module not listed
+# (new) goes after the measured heavy ones and before the unit-level ones: add it here.
+MODULE_COST = {
+    "test_incremental.py": 560,
+    "test_spark.py": 420,  # announced (~5-8 min, one JVM): re-measure when it lands
+    "test_bad_input.py": 270,
+    "test_enrichment.py": 210,
+    "test_landing_edge.py": 180,
+    "test_operations.py": 160,
+    "test_postgres.py": 120,  # announced: re-measure when it lands
     "test_incident.py": 100,
-    "test_safe_change.py": 50,
+    "test_safe_change.py": 100,
+    "test_trace.py": 85,
+    "test_row_count_stability.py": 77,
+    "test_lending.py": 75,
     "test_ui.py": 65,
-    "test_bench.py": 55,
     "test_sqlmesh_yaml_units.py": 60,
+    "test_bench.py": 55,
+    "test_export.py": 50,
     "test_money_exact.py": 36,
-    "test_bad_input.py": 19,
-    "test_enrichment.py": 19,
-    "test_end_to_end.py": 18,
-    "test_lending.py": 15,
-    "test_landing_edge.py": 15,
-    "test_operations.py": 13,
-    "test_bad_files.py": 7,
-    "test_trace.py": 6.5,
-    "test_row_count_stability.py": 3.6,
-    "test_layout.py": 3,
-    "test_export.py": 2.4,
-    "test_config.py": 1.7,
-    "test_audits.py": 1.3,
-    "test_generate.py": 0.5,
-    # announced, not measured yet: a JVM and a server start (the brief: spark ~5-8 min)
-    "test_spark.py": 420,
-    "test_postgres.py": 120,
+    "test_end_to_end.py": 35,
+    "test_bad_files.py": 14,
+    "test_config.py": 14,
+    "test_generate.py": 9,
+    "test_layout.py": 9,
+    "test_audits.py": 8,
+    "test_cli_errors.py": 1,
+    "test_contract_classifier.py": 0,
+    "test_sqlmesh_boundary.py": 0,
+    "test_data_contract_doc.py": 0,
 }
-TEST_COST = {
-    "test_replay_with_late_files_equals_full_rebuild": 165,
-    "test_late_file_waits_and_day_without_file_closes_after_wait": 93,
-    "test_scheduled_run_killed_then_rerun_equals_uninterrupted": 67,
-    "test_backfill_killed_then_rerun_equals_uninterrupted": 35,
-}
-#: a module not measured yet: before the unit-level tests, after every measured heavy one
-DEFAULT_COST = 5.0
-UNIT_MODULES = (
-    "test_contract_classifier.py",
-    "test_sqlmesh_boundary.py",
-    "test_data_contract_doc.py",
-)
+DEFAULT_MODULE_COST = 5
 
 
-def _cost(item: pytest.Item) -> float:
-    module = item.nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
-    name = item.name.split("[", 1)[0]
-    if name in TEST_COST:
-        return TEST_COST[name]
-    if module in UNIT_MODULES:
-        return 0.0
-    return COST.get(module, DEFAULT_COST)
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist's, which reads the xdist_group marks
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark grouped modules' tests with their xdist_group and put the longest units first."""
-    seen: Counter = Counter()
-    units: dict[str, list[pytest.Item]] = {}
-    for item in items:
+    """Whole modules, the longest first (a stable sort: every worker collects the same order)."""
+
+    def cost(item: pytest.Item) -> float:
         module = item.nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
-        groups = GROUPED_MODULES.get(module)
-        if item.name.split("[", 1)[0] in TEST_GROUPS:
-            unit = TEST_GROUPS[item.name.split("[", 1)[0]]
-            item.add_marker(pytest.mark.xdist_group(unit))
-        elif groups:
-            index = seen[module] % groups
-            seen[module] += 1
-            unit = f"{module.removesuffix('.py')}-{index}" if groups > 1 else module[:-3]
-            item.add_marker(pytest.mark.xdist_group(unit))
-        else:
-            unit = item.nodeid
-        units.setdefault(unit, []).append(item)
-    # stable: equal costs keep the collection order (every worker must collect the same order)
-    ordered = sorted(units.values(), key=lambda unit: -sum(_cost(item) for item in unit))
-    items[:] = [item for unit in ordered for item in unit]
+        return MODULE_COST.get(module, DEFAULT_MODULE_COST)
+
+    items.sort(key=lambda item: -cost(item))

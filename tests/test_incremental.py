@@ -373,7 +373,7 @@ def _kill_after(project: Project, args: list[str], batches: int) -> list[str]:
 def uninterrupted(tmp_path_factory, faketime):
     """A generated root and the state an uninterrupted build of all of it reaches at the clock
     of the morning after its last delivery day (built once; the killed backfills and the killed
-    scheduled run all end there). conftest.py keeps its tests on one xdist worker."""
+    scheduled run all end there; `--dist loadscope` runs the module on one worker)."""
     folder = tmp_path_factory.mktemp("uninterrupted")
     source = _generated(folder, 3, days=6, claims_per_day=300)
     by_day = _files_by_day(source)
