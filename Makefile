@@ -33,7 +33,10 @@ review: setup  ## plan the branch into $(REVIEW_ENV) (unit tests run), then a Ma
 unit: setup  ## SQLMesh YAML unit tests
 	$(SQLMESH) test
 
-pytest: setup  ## pytest: package, generator and integration tests, and the YAML unit tests
+# $(UI_STAMP): tests/test_ui.py drives `make ui`, which installs the `ui` extra when it is missing
+# or older than the project; installed during the run, pip rewrites .venv/bin/* while the other
+# worker starts them ("faketime: Running specified command failed: Permission denied")
+pytest: $(UI_STAMP)  ## pytest: package, generator and integration tests, and the YAML unit tests
 	$(BIN)/pytest -q -n 2
 
 # the YAML unit tests (`make unit`) run inside pytest (tests/test_sqlmesh_yaml_units.py), on one
