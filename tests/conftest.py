@@ -205,3 +205,63 @@ def lint_project_copy(tmp_path: Path, edit) -> tuple[int, str]:
         timeout=300,
     )
     return result.returncode, " ".join((result.stdout + result.stderr).split())
+
+
+# --------------------------------------------------------------------------- xdist scheduling
+#
+# `make pytest` runs `-n 2 --dist loadscope --no-loadscope-reorder` (pyproject.toml): xdist hands
+# out whole modules, in collection order, one at a time to whichever worker is free.
+#
+# - A module's module-scoped fixtures (a warehouse its cases copy, the enrichment test's fault
+#   service, the UI server) are built once per run: with `--dist load` a module's tests were
+#   dealt to both workers, and a module fixture was built on each.
+# - The longest modules go first (longest processing time first), so the run does not end with
+#   one worker on a long module while the other idles; the unit-level modules fill the gaps.
+#   (`--dist loadgroup` would allow finer units, but with pytest 9 xdist 3.8's group suffix no
+#   longer reaches the node ids, so its groups are silently ignored.)
+#
+# MODULE_COST: a module's approximate seconds on an unloaded two-core machine, from
+# `pytest --durations=0`; only the order depends on it, never a result. A module not listed
+# (new) goes after the measured heavy ones and before the unit-level ones: add it here.
+MODULE_COST = {
+    "test_incremental.py": 560,
+    "test_spark.py": 600,  # one JVM: YAML tests on Spark, plan + run on both engines, export
+    "test_bad_input.py": 270,
+    "test_enrichment.py": 210,
+    "test_landing_edge.py": 180,
+    "test_operations.py": 160,
+    "test_postgres.py": 150,  # 136-185 s measured under load
+    "test_incident.py": 100,
+    "test_safe_change.py": 100,
+    "test_trace.py": 85,
+    "test_row_count_stability.py": 77,
+    "test_lending.py": 75,
+    "test_ui.py": 65,
+    "test_sqlmesh_yaml_units.py": 60,
+    "test_bench.py": 55,
+    "test_export.py": 50,
+    "test_money_exact.py": 36,
+    "test_end_to_end.py": 35,
+    "test_bad_files.py": 14,
+    "test_config.py": 14,
+    "test_generate.py": 9,
+    "test_layout.py": 9,
+    "test_engine_lint.py": 30,
+    "test_audits.py": 8,
+    "test_cli_errors.py": 1,
+    "test_contract_classifier.py": 0,
+    "test_sqlmesh_boundary.py": 0,
+    "test_data_contract_doc.py": 0,
+}
+DEFAULT_MODULE_COST = 5
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Whole modules, the longest first (a stable sort: every worker collects the same order)."""
+
+    def cost(item: pytest.Item) -> float:
+        module = item.nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
+        return MODULE_COST.get(module, DEFAULT_MODULE_COST)
+
+    items.sort(key=lambda item: -cost(item))

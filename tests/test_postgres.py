@@ -32,7 +32,7 @@ from benefits_mesh.generate import generate
 
 #: one xdist worker runs the whole module (`make pytest` distributes with --dist loadgroup): one
 #: server and one reference build instead of one per worker
-pytestmark = [pytest.mark.postgres, pytest.mark.xdist_group("postgres")]
+pytestmark = pytest.mark.postgres  # one module = one xdist unit (loadscope): one server
 
 START = dt.date(2026, 3, 2)
 DAYS = 4

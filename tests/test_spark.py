@@ -41,7 +41,7 @@ from conftest import PROJECT
 
 from benefits_mesh.generate import generate
 
-pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("spark")]
+pytestmark = pytest.mark.spark  # one module = one xdist unit (loadscope): one JVM
 
 START = dt.date(2026, 3, 2)
 DAYS = 8
