@@ -606,8 +606,46 @@ def sqlmesh_main() -> None:
     SQLMesh imports materializations/project_setup.py.
     """
     _install_connection_guard()
+    if not _runs_unit_tests(sys.argv[1:]):
+        os.environ["BENEFITS_UNIT_TEST_FILES"] = "skip"  # config.yaml: ignore_patterns
     sys.argv[0] = "sqlmesh"
     sys.exit(sqlmesh_api.cli()())
+
+
+#: ``sqlmesh`` options (before the subcommand) that take a value
+_OPTIONS_WITH_VALUE = {"-p", "--paths", "--config", "--gateway", "--log-file-dir", "--dotenv"}
+
+
+def _runs_unit_tests(args: list[str]) -> bool:
+    """Whether the ``sqlmesh`` command line ``args`` may run or show the YAML unit tests:
+    ``test``, ``plan`` without ``--skip-tests``, ``ui``, or a command not recognised. SQLMesh
+    parses every test file when it loads the project; the others skip them (measured in
+    DESIGN.md, "Runtime glue")."""
+    rest = iter(args)
+    for arg in rest:
+        if arg in _OPTIONS_WITH_VALUE:
+            next(rest, None)
+        elif not arg.startswith("-"):
+            if arg == "plan":
+                return "--skip-tests" not in args
+            return arg not in {
+                "run",
+                "lint",
+                "format",
+                "table_diff",
+                "janitor",
+                "invalidate",
+                "environments",
+                "render",
+                "evaluate",
+                "info",
+                "fetchdf",
+                "create_external_models",
+                "dag",
+                "migrate",
+                "rollback",
+            }
+    return True
 
 
 # --------------------------------------------------------------------------------------------

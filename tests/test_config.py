@@ -82,3 +82,23 @@ def test_a_relative_warehouse_from_another_folder_is_refused(tmp_path):
 def test_commands_without_the_warehouse_run_from_anywhere(tmp_path):
     result = _sqlmesh(tmp_path, {"BENEFITS_WAREHOUSE": None}, "format", "--check")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_unit_test_files_are_parsed_only_by_commands_that_run_them(monkeypatch, tmp_path):
+    """The project's `sqlmesh` sets BENEFITS_UNIT_TEST_FILES=skip for a command that runs no
+    unit test; config.yaml then keeps SQLMesh from parsing tests/*.yaml (seconds per command)."""
+    from sqlmesh import Context
+
+    from benefits_mesh.runtime import _runs_unit_tests
+
+    assert _runs_unit_tests(["-p", str(PROJECT), "test"])
+    assert _runs_unit_tests(["plan", "dev", "--auto-apply"])
+    assert _runs_unit_tests(["ui"]) and _runs_unit_tests([])
+    assert not _runs_unit_tests(["-p", str(PROJECT), "plan", "--skip-tests"])
+    assert not _runs_unit_tests(["--gateway", "local", "run"])
+    assert not _runs_unit_tests(["lint"])
+    monkeypatch.setenv("BENEFITS_WAREHOUSE", str(tmp_path / "w.duckdb"))
+    monkeypatch.setenv("BENEFITS_UNIT_TEST_FILES", "skip")
+    assert Context(paths=str(PROJECT))._model_test_metadata == []
+    monkeypatch.delenv("BENEFITS_UNIT_TEST_FILES")
+    assert len(Context(paths=str(PROJECT))._model_test_metadata) >= 100
