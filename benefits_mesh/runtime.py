@@ -242,6 +242,23 @@ def _reserve(folder: Path, name: str) -> Path | None:
     return None
 
 
+def _file_clock(folder: Path) -> float:
+    """Now, as the file system stamps files (the mtime of a file just written in ``folder``).
+
+    Log ages compare this with mtimes: the process clock may be shifted (``faketime``, as the
+    replays and tests run commands) while files are stamped with the real time, and a clock
+    shifted into the future made every log look hours old (all but LOG_LIMIT were deleted while
+    other commands were still to read theirs). Falls back to the process clock."""
+    probe = folder / f".clock-{os.getpid()}"
+    try:
+        probe.touch()
+        return probe.stat().st_mtime
+    except OSError:
+        return time.time()
+    finally:
+        probe.unlink(missing_ok=True)
+
+
 def _remove_excess_logs(folder: Path) -> None:
     """Keep the LOG_LIMIT most recently written logs, and every log written in the last hour.
 
@@ -250,7 +267,7 @@ def _remove_excess_logs(folder: Path) -> None:
     (a test suite, several schedules) must not delete a log a running command is writing or its
     user is about to read (SQLMesh's own pruning worked per current directory).
     """
-    now = time.time()
+    now = _file_clock(folder)
 
     def written(path: Path) -> float:
         try:
