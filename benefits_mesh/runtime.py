@@ -16,8 +16,8 @@ What it does, in this order:
    directory before it loads the project. Unless ``--log-file-dir`` was given, the open log
    file is moved to ``<project>/logs`` and the handler reopened there (appending); the ``logs/``
    folder SQLMesh just made in the current directory is removed when left empty. SQLMesh's own
-   pruning then looks in the wrong folder, so the newest 20 logs are kept here (and every log
-   written in the last hour).
+   pruning (by name, in the current directory) is off (``log_limit: 0``); the newest 20 logs by
+   time written are kept in the log folder (and every log written in the last hour).
 3. **A busy warehouse waits, then is one line.** DuckDB lets one process open a database file
    for writing; the loser of that race gets an ``IOException`` that SQLMesh prints as a
    130-line traceback (after mistaking the warehouse for a new one: "Initializing new project
@@ -198,14 +198,19 @@ def _log_dir_given() -> bool:
 
 
 def _move_log_file(target: Path) -> None:
-    """Move SQLMesh's open log file from ``./logs`` to ``target`` (unless --log-file-dir)."""
-    if _log_dir_given():
-        return
+    """Move SQLMesh's open log file from ``./logs`` to ``target`` (unless --log-file-dir), then
+    prune the folder the log is in.
+
+    SQLMesh's own pruning is off (``log_limit: 0`` in config.yaml): it deletes all but the last
+    20 logs *by name*, and a command under a shifted clock (faketime, the replays) names its log
+    in the past, so SQLMesh deleted a log its command had just named in an error message while
+    the command's user was about to open it."""
     for handler in _file_handlers():
         old = Path(handler.baseFilename)
-        if not old.name.startswith(_LOG_PREFIX) or old.parent.name != LOG_DIR:
+        if not old.name.startswith(_LOG_PREFIX):
             continue
-        if old.parent.resolve() == target.resolve():
+        if _log_dir_given() or old.parent.name != LOG_DIR or old.parent.resolve() == target.resolve():
+            _remove_excess_logs(old.parent)
             continue
         target.mkdir(mode=0o700, parents=True, exist_ok=True)
         new = _reserve(target, old.name)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import shutil
 import stat
 import subprocess
@@ -133,13 +134,28 @@ def test_only_regular_files_and_folders_are_tightened(tmp_path, monkeypatch):
     assert _mode(Path(os.devnull)) == before
 
 
-def test_explicit_log_file_dir_is_respected(project):
+def test_explicit_log_file_dir_is_respected_and_pruned_by_time_written(project):
     folder = project.root.parent / "my-logs"
+    folder.mkdir()
+    # 23 logs written hours ago, named after every other; one written just now by a command
+    # under a clock shifted into the past (faketime), so named before every other
+    now = time.time()
+    old = [folder / f"sqlmesh_2099_01_01_00_00_{i:02d}.log" for i in range(23)]
+    for i, path in enumerate(old):
+        path.write_text("old\n")
+        os.utime(path, (now - 7200 - 60 * i, now - 7200 - 60 * i))
+    shifted = folder / "sqlmesh_2000_01_01_00_00_00.log"
+    shifted.write_text("a log its user is about to read\n")
+
     project.sqlmesh("--log-file-dir", str(folder), "info")
+
     logs = _logs_of(project, folder)
     assert len(logs) == 1 and _mode(logs[0]) == 0o600
     assert _logs_of(project, PROJECT_LOGS) == []
     assert not (project.root.parent / "logs").exists()
+    # the 20 last written are kept, not the 20 last by name (SQLMesh's pruning deleted `shifted`)
+    assert shifted.exists()
+    assert sorted(folder.glob("sqlmesh_*.log")) == sorted([*logs, shifted, *old[:18]])
 
 
 @pytest.fixture(scope="module")
