@@ -209,7 +209,8 @@ def _move_log_file(target: Path) -> None:
         old = Path(handler.baseFilename)
         if not old.name.startswith(_LOG_PREFIX):
             continue
-        if _log_dir_given() or old.parent.name != LOG_DIR or old.parent.resolve() == target.resolve():
+        elsewhere = _log_dir_given() or old.parent.name != LOG_DIR
+        if elsewhere or old.parent.resolve() == target.resolve():
             _remove_excess_logs(old.parent)
             continue
         target.mkdir(mode=0o700, parents=True, exist_ok=True)
