@@ -207,6 +207,12 @@ BAD_FILES = {
 }
 
 
+#: the kinds whose fixed file is re-delivered and loaded by the next run: one refused by the
+#: project's header check while the model renders, one by DuckDB's reader while it executes (the
+#: two places a run fails on a file; the re-delivery is the same after either, ~9 s a run)
+REDELIVERED = ("header_missing_column", "unbalanced_quote")
+
+
 def _claims_accounting(project: Project) -> set[tuple]:
     return set(
         project.query(
@@ -238,6 +244,8 @@ def test_bad_file_fails_the_run_names_it_and_changes_nothing(healthy, tmp_path, 
     assert _rows_anywhere(project, path.name) == 0  # nothing of it in any table
     assert _contents(project, UNTOUCHED) == before  # every table and view holds what it held
 
+    if kind not in REDELIVERED:
+        return
     # fixed and re-delivered under the same name, the next run loads it whole, once
     _write(project.root, "claims", BAD_DAY, _claims(BAD_DAY, rows=4, prefix="F"))
     project.sqlmesh("run")

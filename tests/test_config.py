@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 
 import pytest
@@ -102,3 +103,47 @@ def test_unit_test_files_are_parsed_only_by_commands_that_run_them(monkeypatch, 
     assert Context(paths=str(PROJECT))._model_test_metadata == []
     monkeypatch.delenv("BENEFITS_UNIT_TEST_FILES")
     assert len(Context(paths=str(PROJECT))._model_test_metadata) >= 100
+
+
+def test_one_model_cache_for_every_warehouse(tmp_path, monkeypatch):
+    """A plan on another warehouse reads the models SQLMesh cached for the first one (it keyed
+    its cache on the whole configuration, warehouse path included: 6-8 s of re-parsing each);
+    the rest of the configuration still keys it (a variable's change is a new entry)."""
+    copy = tmp_path / "project"
+    for name in ("models", "macros", "materializations", "signals", "seeds", "audits", "linter"):
+        shutil.copytree(PROJECT / name, copy / name)
+    shutil.copyfile(CONFIG, copy / "config.yaml")
+    cache = copy / ".cache" / "model_definition"
+
+    def lint(warehouse: str) -> set[str]:
+        env = {**os.environ, "BENEFITS_WAREHOUSE": str(tmp_path / warehouse / "benefits.duckdb")}
+        env["BENEFITS_DATA_DIR"] = str(PROJECT / "data")
+        result = subprocess.run(
+            [str(BIN / "sqlmesh"), "-p", str(copy), "lint"],
+            cwd=copy,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        return {path.name for path in cache.iterdir()}
+
+    first = lint("a")
+    assert len(first) >= 40, first  # every model cached
+    assert lint("b") == first  # another warehouse: no model parsed again
+
+    # in-process, the key itself: the warehouse and state connections are out of it, the
+    # variables (and everything else) in it
+    from benefits_mesh import sqlmesh_api
+
+    sqlmesh_api.model_cache_without_connections()
+
+    def fingerprint(**env: str) -> str:
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        return sqlmesh_api.project_config(copy / "config.yaml").fingerprint
+
+    base = fingerprint(BENEFITS_WAREHOUSE=str(tmp_path / "a.duckdb"))
+    assert fingerprint(BENEFITS_WAREHOUSE=str(tmp_path / "elsewhere" / "a.duckdb")) == base
+    assert fingerprint(BENEFITS_ROSTER_AS_OF="2026-02-01") != base

@@ -163,10 +163,14 @@ def _loaded_files(project: Project) -> set[str]:
 # --------------------------------------------------------------------------- replay
 
 
-@pytest.mark.parametrize("seed", [11, 29])
+@pytest.mark.parametrize("seed", [11])
 def test_replay_with_late_files_equals_full_rebuild(tmp_path, faketime, seed):
     """Deliveries replayed day by day (some files late, some days without any file) end in
-    exactly the state of a full rebuild; a second run at the same clock changes nothing."""
+    exactly the state of a full rebuild; a second run at the same clock changes nothing.
+
+    One seed: a second (29) ran until issue 19, ~200 s of the suite's 20 minutes for the same
+    pattern of late files on other rows (a late file also waits and is restated below, and the
+    late day is replayed on Spark by test_spark.py); add seeds to the list to replay more."""
     days = 7
     source = _generated(tmp_path, seed, days)
     by_day = _files_by_day(source)
