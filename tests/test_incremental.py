@@ -386,10 +386,11 @@ def uninterrupted(tmp_path_factory, faketime):
     return source, files, clock, _rebuild(folder, source, files, clock)
 
 
-@pytest.mark.parametrize("kill_after", [1, 6, 14])
+@pytest.mark.parametrize("kill_after", [1, 14])
 def test_backfill_killed_then_rerun_equals_uninterrupted(tmp_path, uninterrupted, kill_after):
-    """SIGKILL of the first backfill part-way (after 1, 6 or 14 model batches), then the same
-    command again: the final state equals an uninterrupted build."""
+    """SIGKILL of the first backfill part-way (after its first or its 14th model batch), then the
+    same command again: the final state equals an uninterrupted build. (A third point, after 6
+    batches, ran until issue 19: ~30 s of the suite's 20 minutes for the same path.)"""
     source, files, clock, expected = uninterrupted
     project = _new_project(tmp_path, "killed", source)
     for path in files:
