@@ -186,17 +186,20 @@ def faketime() -> str:
     return found
 
 
-def lint_project_copy(tmp_path: Path, edit) -> tuple[int, str]:
-    """`sqlmesh lint` on a copy of the project after ``edit(copy)``: (exit code, its output with
-    whitespace runs collapsed). For the house lint rules' tests (test_layout, test_engine_lint)."""
-    copy = tmp_path / "project"
+def project_copy(folder: Path) -> Path:
+    """A copy of the project's SQLMesh files (models, macros, config.yaml ...) in ``folder``."""
+    copy = folder / "project"
     for name in ("models", "macros", "materializations", "signals", "seeds", "audits", "linter"):
         shutil.copytree(PROJECT / name, copy / name)
     shutil.copyfile(PROJECT / "config.yaml", copy / "config.yaml")
-    edit(copy)
-    env = {**os.environ, "COLUMNS": "250", "BENEFITS_WAREHOUSE": str(tmp_path / "w.duckdb")}
+    return copy
+
+
+def lint_copy(copy: Path, warehouse: Path) -> subprocess.CompletedProcess:
+    """`sqlmesh lint` on a project copy, the bundled sample as its landing root."""
+    env = {**os.environ, "COLUMNS": "250", "BENEFITS_WAREHOUSE": str(warehouse)}
     env["BENEFITS_DATA_DIR"] = str(PROJECT / "data")
-    result = subprocess.run(
+    return subprocess.run(
         [str(BIN / "sqlmesh"), "-p", str(copy), "lint"],
         cwd=copy,
         env=env,
@@ -204,6 +207,14 @@ def lint_project_copy(tmp_path: Path, edit) -> tuple[int, str]:
         text=True,
         timeout=300,
     )
+
+
+def lint_project_copy(tmp_path: Path, edit) -> tuple[int, str]:
+    """`sqlmesh lint` on a copy of the project after ``edit(copy)``: (exit code, its output with
+    whitespace runs collapsed). For the house lint rules' tests (test_layout, test_engine_lint)."""
+    copy = project_copy(tmp_path)
+    edit(copy)
+    result = lint_copy(copy, tmp_path / "w.duckdb")
     return result.returncode, " ".join((result.stdout + result.stderr).split())
 
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 
 import pytest
-from conftest import BIN, PROJECT
+from conftest import BIN, PROJECT, lint_copy, project_copy
 
 CONFIG = PROJECT / "config.yaml"
 
@@ -109,23 +108,11 @@ def test_one_model_cache_for_every_warehouse(tmp_path, monkeypatch):
     """A plan on another warehouse reads the models SQLMesh cached for the first one (it keyed
     its cache on the whole configuration, warehouse path included: 6-8 s of re-parsing each);
     the rest of the configuration still keys it (a variable's change is a new entry)."""
-    copy = tmp_path / "project"
-    for name in ("models", "macros", "materializations", "signals", "seeds", "audits", "linter"):
-        shutil.copytree(PROJECT / name, copy / name)
-    shutil.copyfile(CONFIG, copy / "config.yaml")
+    copy = project_copy(tmp_path)
     cache = copy / ".cache" / "model_definition"
 
     def lint(warehouse: str) -> set[str]:
-        env = {**os.environ, "BENEFITS_WAREHOUSE": str(tmp_path / warehouse / "benefits.duckdb")}
-        env["BENEFITS_DATA_DIR"] = str(PROJECT / "data")
-        result = subprocess.run(
-            [str(BIN / "sqlmesh"), "-p", str(copy), "lint"],
-            cwd=copy,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        result = lint_copy(copy, tmp_path / warehouse / "benefits.duckdb")
         assert result.returncode == 0, result.stdout + result.stderr
         return {path.name for path in cache.iterdir()}
 
