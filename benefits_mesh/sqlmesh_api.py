@@ -394,6 +394,8 @@ def cli() -> t.Any:
 
 #: the connection settings of a gateway (config.yaml): where the warehouse and the state are
 _CONNECTIONS = ("connection", "state_connection", "test_connection")
+#: ... and of the whole configuration, as ``Config.dict()`` names them (by field, not alias)
+_DEFAULT_CONNECTIONS = ("default_connection", "default_test_connection_")
 
 
 def model_cache_without_connections() -> None:
@@ -422,7 +424,7 @@ def model_cache_without_connections() -> None:
             for key in _CONNECTIONS:
                 if isinstance(gateway.get(key), dict):
                     gateway[key] = {"type": gateway[key].get("type")}
-        for key in ("default_connection", "default_test_connection_", "default_test_connection"):
+        for key in _DEFAULT_CONNECTIONS:
             if isinstance(data.get(key), dict):
                 data[key] = {"type": data[key].get("type")}
         return str(zlib.crc32(pickle.dumps(_canonicalize(data))))
