@@ -133,8 +133,7 @@ CLAIMS: dict = {
     "values": (
         ("claim_id", "@normalize_text(raw_claim_id)"),
         ("person_id", "@normalize_text(raw_person_id)"),
-        ("ein_digits", "@ein_digits(raw_company_ein)"),
-        ("company_ein", "@ein_from_digits(ein_digits)"),
+        ("company_ein", "@parse_ein(raw_company_ein)"),
         ("claim_type", "@normalize_enum(raw_claim_type)"),
         ("service_date_text", "@normalize_text(raw_service_date)"),
         ("service_date", "@date_from_text(service_date_text)"),

@@ -45,6 +45,9 @@ What it does, in this order:
    whole configuration, warehouse path included: each warehouse re-parsed every model on its
    first plan (6-8 s). :func:`benefits_mesh.sqlmesh_api.model_cache_without_connections` leaves
    where the connections point out of that key.
+8. **Unique-key merges staged in memory.** SQLMesh stages each INCREMENTAL_BY_UNIQUE_KEY batch
+   in a table of the warehouse file (written, then dropped); on DuckDB
+   :func:`benefits_mesh.sqlmesh_api.merge_batches_in_memory` puts it in the ``temp`` catalog.
 
 Nothing here imports SQLMesh at module level (nor does sqlmesh_api): ``benefits-mesh`` commands
 import :func:`fail` without paying for SQLMesh.
@@ -102,6 +105,7 @@ def prepare() -> None:
     _tighten(warehouse)
     _install_connection_guard()
     sqlmesh_api.model_cache_without_connections()
+    sqlmesh_api.merge_batches_in_memory()
     _install_console_glue()
     _install_landing_report()
     if _needs_warehouse():

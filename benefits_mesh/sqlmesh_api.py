@@ -28,6 +28,7 @@ Context import ``benefits_mesh.runtime`` (and so this module) without paying for
 
 from __future__ import annotations
 
+import threading
 import typing as t
 from contextlib import contextmanager
 from pathlib import Path
@@ -431,6 +432,64 @@ def model_cache_without_connections() -> None:
 
     without_connections._benefits_mesh = True
     Config.fingerprint = property(without_connections)
+
+
+# -------------------------------------------------------------------- DuckDB merges
+
+_MERGING = threading.local()
+
+
+def merge_batches_in_memory() -> None:
+    """Stage an INCREMENTAL_BY_UNIQUE_KEY batch in a DuckDB TEMP table (once per process).
+
+    SQLMesh merges a batch on DuckDB as CTAS of the batch into a ``__temp_*`` table, DELETE of the
+    target's rows with the batch's keys, INSERT of the batch, DROP (``_replace_by_key`` of
+    ``sqlmesh.core.engine_adapter.base``, one transaction). Its temp table is an ordinary table of
+    the warehouse file: every row of the batch is compressed and written to disk, then dropped.
+    As a TEMPORARY table of DuckDB's ``temp`` catalog (memory, spilling to the temp directory
+    past the memory limit) the same CTAS took 0.2-0.4 s instead of 2.4 s for a 2 M-row claims
+    day (measured, issue 20). The statements and their order stay SQLMesh's; only the temp
+    table's name (catalog ``temp``, schema ``main``) and its CREATE (``TEMPORARY``) change, and
+    only inside that merge (a thread-local flag: ``_get_temp_table`` serves other uses too)."""
+    from sqlglot import exp
+    from sqlmesh.core.engine_adapter.duckdb import DuckDBEngineAdapter
+
+    replace = DuckDBEngineAdapter._replace_by_key
+    if getattr(replace, "_benefits_mesh", False):
+        return
+    get_temp, execute = DuckDBEngineAdapter._get_temp_table, DuckDBEngineAdapter.execute
+
+    def merging() -> bool:
+        return getattr(_MERGING, "active", False)
+
+    def replace_by_key(self, *args, **kwargs):
+        _MERGING.active = True
+        try:
+            return replace(self, *args, **kwargs)
+        finally:
+            _MERGING.active = False
+
+    def get_temp_table(self, table, table_only=False, quoted=True):
+        temp = get_temp(self, table, table_only=table_only, quoted=quoted)
+        if merging() and not table_only:
+            temp.set("db", exp.to_identifier("main"))
+            temp.set("catalog", exp.to_identifier("temp"))
+        return temp
+
+    def execute_temporary(self, expressions, *args, **kwargs):
+        if merging():
+            for statement in expressions if isinstance(expressions, list) else [expressions]:
+                table = statement.find(exp.Table) if isinstance(statement, exp.Create) else None
+                if table is not None and statement.kind == "TABLE" and table.catalog == "temp":
+                    properties = statement.args.get("properties") or exp.Properties(expressions=[])
+                    properties.append("expressions", exp.TemporaryProperty())
+                    statement.set("properties", properties)
+        return execute(self, expressions, *args, **kwargs)
+
+    replace_by_key._benefits_mesh = True
+    DuckDBEngineAdapter._replace_by_key = replace_by_key
+    DuckDBEngineAdapter._get_temp_table = get_temp_table
+    DuckDBEngineAdapter.execute = execute_temporary
 
 
 # -------------------------------------------------------------------- DuckDB connections

@@ -34,7 +34,6 @@ from benefits_mesh.contract import (
     LENDING_ACCOUNTS,
     LENDING_CUSTOMERS,
     PLANS,
-    REJECT_REASONS,
 )
 from macros.cleaning import (
     amount_fraction,
@@ -46,8 +45,6 @@ from macros.cleaning import (
     amount_text_is_parseable,
     blank_as_null,
     date_from_text,
-    ein_digits,
-    ein_from_digits,
     normalize_email,
     normalize_enum,
     normalize_text,
@@ -94,14 +91,6 @@ def classify_lending_accounts(evaluator) -> exp.Query:
     return classification_query(evaluator, LENDING_ACCOUNTS)
 
 
-@macro(metadata_only=True)
-def reject_reasons(evaluator, source: exp.Expression) -> exp.Tuple:
-    """The reason codes a source's classified rows may carry, for the model's accepted_values
-    audit: ``conflicting_duplicate``, then the source's reject reasons in rule order."""
-    reasons = (CONFLICTING_DUPLICATE, *REJECT_REASONS[source.name])
-    return exp.Tuple(expressions=[exp.Literal.string(reason) for reason in reasons])
-
-
 def cleaning_macros() -> dict:
     """The macros a description may call, by name: those of macros/cleaning.py.
 
@@ -116,8 +105,6 @@ def cleaning_macros() -> dict:
             normalize_enum,
             normalize_email,
             parse_ein,
-            ein_digits,
-            ein_from_digits,
             parse_date,
             date_from_text,
             amount_text,

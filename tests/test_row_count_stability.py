@@ -124,8 +124,18 @@ def test_plan_records_first_counts_of_every_mart(history):
 def test_similar_delivery_is_ok_and_silent(history, tmp_path):
     project = _case(history, tmp_path)
     _claims(project.root, NEXT_DAY, CLAIMS_PER_DAY)  # +20 rows on 160: +12.5 %
-    result = project.sqlmesh("run")
+    logs = tmp_path / "logs"
+    result = project.sqlmesh("--log-file-dir", str(logs), "run")
     assert "row-count check" not in _flat(result), _flat(result)[-3000:]
+    # the unique-key merge of the new claims staged its batch in DuckDB's temp catalog, not in
+    # the warehouse file (sqlmesh_api.merge_batches_in_memory), then deleted and inserted by key
+    logged = " ".join(path.read_text() for path in logs.glob("sqlmesh_*.log"))
+    staged = re.search(
+        r'CREATE TEMPORARY TABLE "temp"\."main"\."(__temp_intermediate__int_claims_current_\w+)"', logged
+    )
+    assert staged, logged[-3000:]
+    assert f'WHERE "claim_id" IN (SELECT "claim_id" FROM "temp"."main"."{staged[1]}")' in logged
+    assert f'DROP TABLE IF EXISTS "temp"."main"."{staged[1]}"' in logged
     records = _records(project, 2)
     assert set(records) == MARTS
     assert {r["status"] for r in records.values()} == {"ok"}, records

@@ -14,10 +14,7 @@ MODEL (
   ),
   grain (_source_file, _row_number),
   audits (
-    unique_combination_of_columns(columns := (_source_file, _row_number)),
     not_null(columns := (_source_file, _delivery_date, _row_number, _row_status)),
-    accepted_values("column" := _row_status, is_in := ('staged', 'duplicate', 'quarantined')),
-    accepted_values("column" := _reject_reason, is_in := @reject_reasons('employees')),
     no_future_dates("column" := _delivery_date)
   )
 );
