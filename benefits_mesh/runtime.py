@@ -48,6 +48,9 @@ What it does, in this order:
 8. **Unique-key merges staged in memory.** SQLMesh stages each INCREMENTAL_BY_UNIQUE_KEY batch
    in a table of the warehouse file (written, then dropped); on DuckDB
    :func:`benefits_mesh.sqlmesh_api.merge_batches_in_memory` puts it in the ``temp`` catalog.
+9. **Optimized queries decoded on demand.** SQLMesh decodes the cached optimized query of every
+   snapshot it reads; :func:`benefits_mesh.sqlmesh_api.optimized_queries_on_demand` defers that
+   to the first render of each model (a no-op run renders none).
 
 Nothing here imports SQLMesh at module level (nor does sqlmesh_api): ``benefits-mesh`` commands
 import :func:`fail` without paying for SQLMesh.
@@ -106,6 +109,7 @@ def prepare() -> None:
     _install_connection_guard()
     sqlmesh_api.model_cache_without_connections()
     sqlmesh_api.merge_batches_in_memory()
+    sqlmesh_api.optimized_queries_on_demand()
     _install_console_glue()
     _install_landing_report()
     if _needs_warehouse():
@@ -638,6 +642,7 @@ def sqlmesh_main() -> None:
     SQLMesh imports materializations/project_setup.py.
     """
     _install_connection_guard()
+    sqlmesh_api.optimized_queries_on_demand()  # before SQLMesh reads any snapshot
     if not _runs_unit_tests(sys.argv[1:]):
         os.environ["BENEFITS_UNIT_TEST_FILES"] = "skip"  # config.yaml: ignore_patterns
     sys.argv[0] = "sqlmesh"
