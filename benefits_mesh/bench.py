@@ -6,7 +6,9 @@ delivery day) under a work folder and measures, each ``repeat`` times, as fresh 
 1. ``sqlmesh plan --auto-apply`` backfilling the history into a fresh warehouse;
 2. ``sqlmesh run`` loading the new day (the warehouse is reset to the post-plan copy each time);
 3. a no-op ``sqlmesh run`` (nothing due);
-4. ``bench/handwritten.sql`` doing the claims work of 1 and 2 in its own DuckDB file.
+4. ``bench/handwritten.sql`` doing the claims work of 1 and 2 in its own DuckDB file: the
+   fastest plain-DuckDB path we could write for the same results (issue 20), and after the runs
+   a full comparison of the two sides' tables (EXCEPT ALL both ways, :func:`compare_results`).
 
 The new day is yesterday (UTC), the history the days before it; the runs use the real clock, so a
 run processes the new day as the daily scheduler would. The plan gets ``--execution-time <new day>
@@ -140,33 +142,87 @@ def claims_loaded(warehouse: Path) -> dict[dt.date, int]:
     return dict(rows)
 
 
-def figures(warehouse: Path, queries: dict[str, str]) -> dict[str, tuple]:
-    out = {}
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        for name, sql in queries.items():
+#: The tables both sides build, compared row for row: (what, sqlmesh relation, its filter,
+#: handwritten table, its filter, {sqlmesh column: handwritten column} where the names differ).
+#: ``{since}`` is the first delivery day compared in the classified rows (the timed batch).
+COMPARED = (
+    ("classified rows", "staging.stg_claims__classified", "_delivery_date >= DATE '{since}'",
+     "claims_classified", "_delivery_date >= DATE '{since}'", {}),
+    ("load accounting", "marts.fct_load_accounting", "source = 'claims'",
+     "load_accounting", "TRUE", {}),
+    ("current claims", "intermediate.int_claims_current", "TRUE", "claims_current", "TRUE", {}),
+    ("daily cost", "intermediate.int_company_daily_claim_cost_v2", "TRUE",
+     "company_daily_cost", "TRUE", {}),
+    ("cost spikes", "marts.fct_claims_cost_spikes", "TRUE", "cost_spikes", "TRUE", {}),
+)  # fmt: skip
+#: Columns never compared (when a row was loaded).
+UNCOMPARED = {"_loaded_at"}
+
+
+def compare_results(
+    warehouse: Path, handwritten: Path, since: dt.date, settings: dict | None = None
+) -> dict[str, tuple]:
+    """Compare the sqlmesh warehouse with a handwritten file, table by table (``COMPARED``):
+    EXCEPT ALL both ways over the columns both have (``_loaded_at`` left out), the handwritten
+    file attached read-only. Returns what -> (sqlmesh rows, handwritten rows, rows only in
+    sqlmesh, rows only in handwritten, columns compared), or (error text,) when a table cannot be
+    read (a model renamed by a later change: reported, never taken for agreement)."""
+    out: dict[str, tuple] = {}
+    config = {**(settings or {}), "temp_directory": str(handwritten.parent / "compare.tmp")}
+    with duckdb.connect(str(warehouse), read_only=True, config=config) as con:
+        con.execute(f"ATTACH '{handwritten.as_posix().replace(chr(39), 2 * chr(39))}' AS hw_side "
+                    "(READ_ONLY)")  # fmt: skip
+        for what, ours, our_filter, theirs, their_filter, renamed in COMPARED:
             try:
-                out[name] = tuple(con.execute(sql).fetchone())
-            except duckdb.Error as exc:  # a model renamed by a later change: report, not fail
-                out[name] = (f"n/a: {str(exc).splitlines()[0][:60]}",)
+                our_cols = [row[0] for row in con.execute(f"DESCRIBE {ours}").fetchall()]
+                their_cols = {
+                    row[0] for row in con.execute(f"DESCRIBE hw_side.{theirs}").fetchall()
+                }
+                pairs = [
+                    (col, renamed.get(col, col))
+                    for col in our_cols
+                    if col not in UNCOMPARED and renamed.get(col, col) in their_cols
+                ]
+                if not pairs:
+                    raise duckdb.Error("no column in common")
+                mine = ", ".join(f'"{a}"' for a, _ in pairs)
+                yours = ", ".join(f'"{b}"' for _, b in pairs)
+                left = f"SELECT {mine} FROM {ours} WHERE {our_filter.format(since=since)}"
+                right = (
+                    f"SELECT {yours} FROM hw_side.{theirs} WHERE {their_filter.format(since=since)}"
+                )
+                counts = con.execute(
+                    f"SELECT (SELECT count(*) FROM ({left})), (SELECT count(*) FROM ({right})), "
+                    f"(SELECT count(*) FROM ({left} EXCEPT ALL {right})), "
+                    f"(SELECT count(*) FROM ({right} EXCEPT ALL {left}))"
+                ).fetchone()
+                out[what] = (*counts, len(pairs))
+            except duckdb.Error as exc:
+                out[what] = (f"n/a: {str(exc).splitlines()[0][:80]}",)
+    shutil.rmtree(handwritten.parent / "compare.tmp", ignore_errors=True)
     return out
 
 
-SQLMESH_FIGURES = {
-    "current claims (n, sum)": "SELECT count(*), sum(amount) FROM marts.fct_claims",
-    # company x service day, as the handwritten company_daily_cost: v2 summed over claim_type
-    "daily cost (n, sum)": "SELECT count(*), sum(claim_cost) FROM (SELECT company_ein, "
-    "service_date, sum(claim_cost) AS claim_cost FROM intermediate.int_company_daily_claim_cost_v2 "
-    "GROUP BY company_ein, service_date)",
-    "spikes (n, sum)": "SELECT count(*), sum(current_90d_cost) FROM marts.fct_claims_cost_spikes",
-    "claims staged rows": "SELECT sum(staged_rows) FROM marts.fct_load_accounting "
-    "WHERE source = 'claims'",
-}
-HANDWRITTEN_FIGURES = {
-    "current claims (n, sum)": "SELECT count(*), sum(amount) FROM claims_current",
-    "daily cost (n, sum)": "SELECT count(*), sum(claim_cost) FROM company_daily_cost",
-    "spikes (n, sum)": "SELECT count(*), sum(current_90d_cost) FROM cost_spikes",
-    "claims staged rows": "SELECT sum(staged_rows) FROM load_accounting",
-}
+def print_comparison(compared: dict[str, tuple]) -> None:
+    """One line per compared table: rows on each side and rows found on one side only."""
+    if compared:
+        print("full comparison (EXCEPT ALL both ways; differing rows = only in sqlmesh + only in "
+              "handwritten):")  # fmt: skip
+    for what, counts in compared.items():
+        if len(counts) != 5:
+            print(f"  {what:<16} {counts[0]}")
+            continue
+        ours, theirs, only_ours, only_theirs, columns = counts
+        print(
+            f"  {what:<16} sqlmesh {ours:>12,} rows, handwritten {theirs:>12,} rows, "
+            f"{columns:>2} columns: differing rows {only_ours + only_theirs:,} "
+            f"({only_ours:,} + {only_theirs:,})"
+        )
+
+
+def results_agree(compared: dict[str, tuple]) -> bool:
+    """True when every compared table was read and differs in no row."""
+    return bool(compared) and all(len(c) == 5 and c[2] == c[3] == 0 for c in compared.values())
 
 
 def duckdb_settings(project: Path) -> dict:
@@ -177,17 +233,68 @@ def duckdb_settings(project: Path) -> dict:
     return dict(config.gateways[config.default_gateway].connection.connector_config)
 
 
-def handwritten_batch(database: str, start: str, end: str, settings: str = "{}") -> None:
-    """Run bench/handwritten.sql over the claims files delivered in [start, end] (a subprocess)."""
-    from benefits_mesh.landing import landing_files_of, rows_sql
+SECTION = re.compile(r"^-- @@ (.+?) -*$", re.MULTILINE)
 
-    days = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
-    landed = rows_sql("claims", landing_files_of("claims", *days))
-    sql = HANDWRITTEN_SQL.read_text()
-    for key, value in {"landed": landed, "start": start, "end": end}.items():
-        sql = sql.replace("{{" + key + "}}", value)
-    with duckdb.connect(database, config=json.loads(settings)) as con:
-        con.execute(sql)
+
+def handwritten_sections() -> dict[str, str]:
+    """bench/handwritten.sql by section: "batch start", "file", "batch end" (its header)."""
+    parts = SECTION.split(HANDWRITTEN_SQL.read_text())
+    return {name.strip(): body for name, body in zip(parts[1::2], parts[2::2], strict=True)}
+
+
+def handwritten_batch(database: str, start: str, end: str, settings: str = "{}") -> None:
+    """Run bench/handwritten.sql over the claims files delivered in [start, end] (a subprocess):
+    its "batch start" statements, its "file" statements once per file in delivery order, its
+    "batch end" statements, each autocommitted. Prints the seconds of each statement, summed
+    over the batch's files: the per-statement split of a handwritten run, in its log."""
+    from benefits_mesh.landing import contract_headers, landing_files_of, read_csv_call
+
+    sections = handwritten_sections()
+    spent: dict[str, float] = {}
+
+    def run(con, section: str, values: dict[str, str]) -> None:
+        sql = sections[section]
+        for key, value in values.items():
+            sql = sql.replace("{{" + key + "}}", value)
+        for statement in con.extract_statements(sql):
+            code = [line for line in statement.query.splitlines() if line.strip()
+                    and not line.lstrip().startswith("--")]  # fmt: skip
+            label = f"{section}: {code[0].strip().split(' SELECT ')[0][:60]}"
+            began = time.perf_counter()
+            con.execute(statement.query)
+            spent[label] = spent.get(label, 0.0) + time.perf_counter() - began
+
+    files = landing_files_of("claims", dt.date.fromisoformat(start), dt.date.fromisoformat(end))
+    con = duckdb.connect(database, config=json.loads(settings))
+    keep_order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
+    batch = {"start": start, "end": end, "preserve_insertion_order": str(keep_order).lower()}
+    run(con, "batch start", batch)
+    for _, path, day, header, _ in files:  # the project's reader, as landing.read_csv_sql
+        columns = ", ".join(
+            f"r.c{header.index(name)} AS {column}" for name, column in contract_headers("claims")
+        )
+        read = f"SELECT {columns} FROM {read_csv_call(('claims', path, day, header, ()))} AS r"
+        name = path.name.replace("'", "''")  # inside a string literal
+        run(con, "file", {**batch, "read": read, "file": name, "day": day.isoformat()})
+    run(con, "batch end", batch)
+    began = time.perf_counter()
+    con.close()  # checkpoints what the WAL still holds
+    spent["close (checkpoint)"] = time.perf_counter() - began
+    for label, seconds in spent.items():
+        print(f"{seconds:8.3f} s  {label}")
+
+
+def statement_split(log: Path, top: int = 8) -> str:
+    """The slowest statements of a handwritten run, from the lines its worker printed."""
+    found = []
+    for line in log.read_text(errors="replace").splitlines():
+        seconds, _, label = line.strip().partition(" s  ")
+        try:
+            found.append((float(seconds), label))
+        except ValueError:
+            continue
+    found.sort(reverse=True)
+    return ", ".join(f"{label} {seconds:.2f}s" for seconds, label in found[:top])
 
 
 def handwritten_rows(database: Path) -> int:
@@ -310,7 +417,7 @@ def bench_one(args, history_days: int) -> dict:
         start + dt.timedelta(days=i) for i in range(days) if is_delivery_day(probe, "claims", i)
     }
     do_sqlmesh, do_handwritten = args.only in (None, "sqlmesh"), args.only in (None, "handwritten")
-    plan_log = run_log = None
+    plan_log = run_log = hw_log = None
     hide(new_day_files(root, new_day), hidden=do_sqlmesh)
     try:
         for rep in range(1, args.plan_repeat + 1 if do_sqlmesh else 1):
@@ -345,13 +452,12 @@ def bench_one(args, history_days: int) -> dict:
         fresh(hw_after, copy_from=hw)
     for rep in range(1, args.repeat + 1 if do_handwritten else 1):
         fresh(hw, copy_from=hw_after)
-        measure("hw_day", [str(new_day), str(new_day)], rep)
+        hw_log = measure("hw_day", [str(new_day), str(new_day)], rep)
         steps["hw_day"].rows = handwritten_rows(hw) - steps["hw_backfill"].rows
 
     both = warehouse.exists() and hw.exists()  # --only: compare with a kept other side
-    mine = figures(warehouse, SQLMESH_FIGURES) if both else {}
-    theirs = figures(hw, HANDWRITTEN_FIGURES) if both else {}
-    agree = both and all(mine[k] == theirs[k] for k in mine)
+    compared = compare_results(warehouse, hw, new_day, json.loads(settings)) if both else {}
+    agree = both and results_agree(compared)
     print()
     print(f"machine: {machine()}")
     print(
@@ -378,10 +484,12 @@ def bench_one(args, history_days: int) -> dict:
         split = time_split(log.with_suffix(""), wall)
         print(f"last {key}: {wall:.1f} s wall = {split} s (from its log)")
         print(f"  models {sum(times.values()):.1f} s; slowest: {top}")
+    if hw_log is not None:
+        wall = steps["hw_day"].seconds[-1]
+        print(f"last handwritten new day: {wall:.1f} s wall; slowest statements (from its log): "
+              f"{statement_split(hw_log)}")  # fmt: skip
+    print_comparison(compared)
     print(f"same results (sqlmesh vs handwritten): {'yes' if agree else 'NO' if both else 'n/a'}")
-    for key in mine:
-        if mine[key] != theirs[key]:
-            print(f"  {key}: sqlmesh {mine[key]} vs handwritten {theirs[key]}")
     if not args.keep:  # the logs stay (small): per-model timings of every step
         shutil.rmtree(root, ignore_errors=True)
         shutil.rmtree(wh_dir, ignore_errors=True)
