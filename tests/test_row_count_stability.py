@@ -130,9 +130,8 @@ def test_similar_delivery_is_ok_and_silent(history, tmp_path):
     # the unique-key merge of the new claims staged its batch in DuckDB's temp catalog, not in
     # the warehouse file (sqlmesh_api.merge_batches_in_memory), then deleted and inserted by key
     logged = " ".join(path.read_text() for path in logs.glob("sqlmesh_*.log"))
-    staged = re.search(
-        r'CREATE TEMPORARY TABLE "temp"\."main"\."(__temp_intermediate__int_claims_current_\w+)"', logged
-    )
+    temp_table = r'"temp"\."main"\."(__temp_intermediate__int_claims_current_\w+)"'
+    staged = re.search(r"CREATE TEMPORARY TABLE " + temp_table, logged)
     assert staged, logged[-3000:]
     assert f'WHERE "claim_id" IN (SELECT "claim_id" FROM "temp"."main"."{staged[1]}")' in logged
     assert f'DROP TABLE IF EXISTS "temp"."main"."{staged[1]}"' in logged
