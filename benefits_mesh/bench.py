@@ -247,7 +247,7 @@ def handwritten_batch(database: str, start: str, end: str, settings: str = "{}")
     its "batch start" statements, its "file" statements once per file in delivery order, its
     "batch end" statements, each autocommitted. Prints the seconds of each statement, summed
     over the batch's files: the per-statement split of a handwritten run, in its log."""
-    from benefits_mesh.landing import contract_headers, landing_files_of, read_csv_call
+    from benefits_mesh.landing import contract_columns, landing_files_of, read_csv_call
 
     sections = handwritten_sections()
     spent: dict[str, float] = {}
@@ -269,11 +269,9 @@ def handwritten_batch(database: str, start: str, end: str, settings: str = "{}")
     keep_order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
     batch = {"start": start, "end": end, "preserve_insertion_order": str(keep_order).lower()}
     run(con, "batch start", batch)
-    for _, path, day, header, _ in files:  # the project's reader, as landing.read_csv_sql
-        columns = ", ".join(
-            f"r.c{header.index(name)} AS {column}" for name, column in contract_headers("claims")
-        )
-        read = f"SELECT {columns} FROM {read_csv_call(('claims', path, day, header, ()))} AS r"
+    for file in files:  # the project's reader, as landing.read_csv_sql
+        _, path, day, _, _ = file
+        read = f"SELECT {contract_columns(file)} FROM {read_csv_call(file)} AS r"
         name = path.name.replace("'", "''")  # inside a string literal
         run(con, "file", {**batch, "read": read, "file": name, "day": day.isoformat()})
     run(con, "batch end", batch)

@@ -331,6 +331,16 @@ def spark_view_sql(file: DeliveryFile) -> str:
     )
 
 
+def contract_columns(file: DeliveryFile, value: str = "r.{position}") -> str:
+    """The contract columns of a file read by position (``c0``..``cN`` of :func:`read_csv_call`),
+    in contract order: ``value`` (``{position}`` = that column's ``cN``) AS the column's name."""
+    source, _, _, header, _ = file
+    return ", ".join(
+        f"{value.format(position=f'c{header.index(name)}')} AS {column}"
+        for name, column in contract_headers(source)
+    )
+
+
 def read_csv_sql(file: DeliveryFile, engine: str = "duckdb") -> str:
     """A SELECT over one file's data records: metadata columns then contract columns (VARCHAR).
 
@@ -340,25 +350,20 @@ def read_csv_sql(file: DeliveryFile, engine: str = "duckdb") -> str:
     of a bigger file keep its order), and an empty field made NULL as DuckDB reads it. Completely
     empty lines are skipped by both readers, not numbered.
     """
-    source, path, day, header, _ = file
+    _, path, day, _, _ = file
     check_line_endings(path)
     meta = (
         f"SELECT {_quote(path.name)} AS _source_file, "
         f"CAST({_quote(day.isoformat())} AS DATE) AS _delivery_date, "
     )
     if engine == "spark":
-        projections = ", ".join(
-            f"NULLIF(r.c{header.index(name)}, '') AS {column}"
-            for name, column in contract_headers(source)
-        )
+        projections = contract_columns(file, "NULLIF(r.{position}, '')")
         return (
             f"{meta}CAST(ROW_NUMBER() OVER (ORDER BY r._position) AS BIGINT) AS _row_number, "
             f"{projections} FROM (SELECT v.*, MONOTONICALLY_INCREASING_ID() AS _position "
             f"FROM {spark_view_name(file)} AS v) AS r"
         )
-    projections = ", ".join(
-        f"r.c{header.index(name)} AS {column}" for name, column in contract_headers(source)
-    )
+    projections = contract_columns(file)
     return (
         f"{meta}CAST(r.ordinality AS BIGINT) AS _row_number, {projections} "
         f"FROM {read_csv_call(file)} WITH ORDINALITY AS r"

@@ -29,6 +29,7 @@ Context import ``benefits_mesh.runtime`` (and so this module) without paying for
 from __future__ import annotations
 
 import functools
+import logging
 import threading
 import typing as t
 from contextlib import contextmanager
@@ -487,8 +488,6 @@ def optimized_queries_on_demand() -> None:
             try:
                 model_and_cache[1].with_optimized_query(model)
             except Exception:  # SQLMesh logs and goes on the same way
-                import logging
-
                 logging.getLogger(__name__).exception("optimized query of %s", model.name)
         return value
 

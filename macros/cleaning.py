@@ -26,6 +26,12 @@ def _sql(evaluator, expression: exp.Expression) -> str:
     return expression.sql(dialect=evaluator.dialect)
 
 
+def fast_path(value: str, question: str, fast: str, slow: str) -> str:
+    """``fast`` when ``value`` matches the whole of ``question`` (a regex starting with ``^``;
+    ``\\z`` is appended here), else ``slow``: the one shape of every fast path below."""
+    return f"CASE WHEN REGEXP_MATCHES({value}, '{question}\\z') THEN {fast} ELSE {slow} END"
+
+
 def text_slow_sql(raw: str) -> str:
     return f"NULLIF(TRIM(REGEXP_REPLACE({raw}, '{WS}', ' ', 'g')), '')"
 
@@ -33,7 +39,7 @@ def text_slow_sql(raw: str) -> str:
 def text_sql(raw: str) -> str:
     """Fast path: printable ASCII without a space (no whitespace of any kind, nothing TRIM
     removes: DuckDB's TRIM also drops a no-break space) is already normalised."""
-    return f"CASE WHEN REGEXP_MATCHES({raw}, '^[!-~]+\\z') THEN {raw} ELSE {text_slow_sql(raw)} END"
+    return fast_path(raw, "^[!-~]+", raw, text_slow_sql(raw))
 
 
 @macro()
@@ -71,10 +77,7 @@ def enum_slow_sql(raw: str) -> str:
 def enum_sql(raw: str) -> str:
     """Fast path: only lower-case ASCII letters, digits and '_' (no whitespace, nothing LOWER
     changes): the value is its own normal form."""
-    return (
-        f"CASE WHEN REGEXP_MATCHES({raw}, '^[a-z0-9_]+\\z') THEN {raw} "
-        f"ELSE {enum_slow_sql(raw)} END"
-    )
+    return fast_path(raw, "^[a-z0-9_]+", raw, enum_slow_sql(raw))
 
 
 @macro()
@@ -100,10 +103,7 @@ def ein_slow_sql(raw: str) -> str:
 
 def ein_sql(raw: str) -> str:
     """Fast path: a raw EIN already in the NN-NNNNNNN form is its own result."""
-    return (
-        f"CASE WHEN REGEXP_MATCHES({raw}, '^[0-9]{{2}}-[0-9]{{7}}\\z') THEN {raw} "
-        f"ELSE {ein_slow_sql(raw)} END"
-    )
+    return fast_path(raw, "^[0-9]{2}-[0-9]{7}", raw, ein_slow_sql(raw))
 
 
 @macro()
@@ -158,7 +158,7 @@ AMOUNT_GRAMMAR = "^[-$]?[0-9]+([.][0-9]+)?$"
 
 #: An unsigned amount with digits and at most one '.' between digits (the usual delivery): the
 #: fast paths' question, asked of the raw value or of @amount_text's output.
-PLAIN_AMOUNT = r"^[0-9]+([.][0-9]+)?\z"
+PLAIN_AMOUNT = "^[0-9]+([.][0-9]+)?"
 
 
 def amount_text_slow_sql(raw: str) -> str:
@@ -167,10 +167,7 @@ def amount_text_slow_sql(raw: str) -> str:
 
 def amount_text_sql(raw: str) -> str:
     """Fast path: a plain amount has no whitespace and no ',' to drop."""
-    return (
-        f"CASE WHEN REGEXP_MATCHES({raw}, '{PLAIN_AMOUNT}') THEN {raw} "
-        f"ELSE {amount_text_slow_sql(raw)} END"
-    )
+    return fast_path(raw, PLAIN_AMOUNT, raw, amount_text_slow_sql(raw))
 
 
 def amount_integer_slow_sql(text: str) -> str:
@@ -180,10 +177,8 @@ def amount_integer_slow_sql(text: str) -> str:
 def amount_integer_sql(text: str) -> str:
     """Integer digits without leading zeros ('' for 0 or no match). Fast path: a plain amount's
     integer part is everything before its '.' (or all of it)."""
-    return (
-        f"CASE WHEN REGEXP_MATCHES({text}, '{PLAIN_AMOUNT}') "
-        f"THEN LTRIM(SPLIT_PART({text}, '.', 1), '0') ELSE {amount_integer_slow_sql(text)} END"
-    )
+    integer = f"LTRIM(SPLIT_PART({text}, '.', 1), '0')"
+    return fast_path(text, PLAIN_AMOUNT, integer, amount_integer_slow_sql(text))
 
 
 def amount_fraction_slow_sql(text: str) -> str:
@@ -193,10 +188,8 @@ def amount_fraction_slow_sql(text: str) -> str:
 def amount_fraction_sql(text: str) -> str:
     """Fraction digits as delivered ('' when none). Fast path: a plain amount's fraction is
     everything after its '.' ('' without one)."""
-    return (
-        f"CASE WHEN REGEXP_MATCHES({text}, '{PLAIN_AMOUNT}') "
-        f"THEN SPLIT_PART({text}, '.', 2) ELSE {amount_fraction_slow_sql(text)} END"
-    )
+    fraction = f"SPLIT_PART({text}, '.', 2)"
+    return fast_path(text, PLAIN_AMOUNT, fraction, amount_fraction_slow_sql(text))
 
 
 def amount_parseable_sql(text: str) -> str:
@@ -242,10 +235,8 @@ def amount_value_sql(
     and no leading zero is exactly its DECIMAL(18,2) cast (nothing to round), and its pattern
     bounds its integer digits."""
     slow = amount_value_slow_sql(text, integer, fraction, parseable, digits)
-    return (
-        f"CASE WHEN REGEXP_MATCHES({text}, '^[1-9][0-9]{{0,{digits - 1}}}([.][0-9]{{1,2}})?\\z') "
-        f"THEN CAST({text} AS DECIMAL(18, 2)) ELSE {slow} END"
-    )
+    exact = f"^[1-9][0-9]{{0,{digits - 1}}}([.][0-9]{{1,2}})?"
+    return fast_path(text, exact, f"CAST({text} AS DECIMAL(18, 2))", slow)
 
 
 @macro()
