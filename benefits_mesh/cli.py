@@ -526,5 +526,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def console() -> int:
+    """The ``benefits-mesh`` command (pyproject's console script): :func:`main` with the
+    garbage collector tuned for a process that exits after it (runtime.command_gc)."""
+    from benefits_mesh.runtime import command_gc
+
+    with command_gc():
+        return main()
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(console())

@@ -135,6 +135,9 @@ def test_similar_delivery_is_ok_and_silent(history, tmp_path):
     assert staged, logged[-3000:]
     assert f'WHERE "claim_id" IN (SELECT "claim_id" FROM "temp"."main"."{staged[1]}")' in logged
     assert f'DROP TABLE IF EXISTS "temp"."main"."{staged[1]}"' in logged
+    # the day's claim ids are unique (staging's grain): inserted without DISTINCT ON
+    inserted = re.search(r'INSERT INTO "[^\n]*int_claims_current[^\n]*', logged)
+    assert inserted and "DISTINCT ON" not in inserted[0], logged[-3000:]
     records = _records(project, 2)
     assert set(records) == MARTS
     assert {r["status"] for r in records.values()} == {"ok"}, records
