@@ -6,20 +6,36 @@ AUDIT (
    audited interval (rows whose @time_column lies in it) occurs exactly once in the whole table.
    For a table maintained by key (INCREMENTAL_BY_UNIQUE_KEY) this is the guarantee of
    unique_values at the cost of the batch: unique_values sorts the whole history every run.
-   Returns each repeated key with its number of rows. */
+   Two parts, each cheap where it runs: a key repeated among the interval's rows (a GROUP BY of
+   the batch), and a key of the interval also held by a row outside it (one pass over the table,
+   a semi-join on the batch's keys; 5.1 s instead of 7.5 s for a DISTINCT of the keys and a
+   GROUP BY of their matches, 20 M keys over 89.5 M rows, issue 20).
+   Returns each repeated key with its number of rows inside the interval, or outside it. */
 WITH written AS (
-  SELECT DISTINCT
+  SELECT
     @key AS written_key
   FROM @this_model
   WHERE
     @time_column BETWEEN @start_date AND @end_date
-), counted AS (
+), repeated_in_interval AS (
+  SELECT
+    written_key AS repeated_key,
+    COUNT(*) AS copies
+  FROM written
+  GROUP BY
+    written_key
+  HAVING
+    COUNT(*) > 1
+), held_outside AS (
   SELECT
     @key AS repeated_key,
     COUNT(*) AS copies
   FROM @this_model
   WHERE
-    @key IN (
+    (
+      @time_column BETWEEN @start_date AND @end_date
+    ) IS NOT TRUE
+    AND @key IN (
       SELECT
         written_key
       FROM written
@@ -30,6 +46,9 @@ WITH written AS (
 SELECT
   repeated_key,
   copies
-FROM counted
-WHERE
-  copies > 1
+FROM repeated_in_interval
+UNION ALL
+SELECT
+  repeated_key,
+  copies
+FROM held_outside

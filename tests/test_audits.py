@@ -191,6 +191,21 @@ CASES: dict[str, tuple[str, str, str | None]] = {
         "unique_written_keys(key := k, time_column := d, blocking := false)",
         "unique_written_keys",
     ),
+    "written_keys_held_outside": (
+        # key 1 written on 2026-03-05 is also held by a row of 2026-02-27, before the interval
+        # (the plan's interval 2026-03-01 .. 2026-03-09 is the audited one)
+        "SELECT v.k, CAST(v.d AS DATE) AS d FROM (VALUES (1, '2026-02-27'), (1, '2026-03-05'), "
+        "(2, '2026-03-06'), (3, '2026-02-27')) AS v(k, d)",
+        "unique_written_keys(key := k, time_column := d, blocking := false)",
+        "unique_written_keys",
+    ),
+    "written_keys_only_outside": (
+        # keys repeated only outside the interval were not written by it: not this batch's doing
+        "SELECT v.k, CAST(v.d AS DATE) AS d FROM (VALUES (3, '2026-02-26'), (3, '2026-02-27'), "
+        "(2, '2026-03-06')) AS v(k, d)",
+        "unique_written_keys(key := k, time_column := d, blocking := false)",
+        None,
+    ),
     "dates_future_outside_condition": (
         "SELECT DATE '2026-03-11' AS service_date, FALSE AS in_batch",
         "no_future_dates(column := service_date, condition := in_batch, blocking := false)",
@@ -281,6 +296,9 @@ CASES: dict[str, tuple[str, str, str | None]] = {
 KINDS = {
     name: "INCREMENTAL_BY_TIME_RANGE (time_column d)"
     for name in ("written_keys_ok", "written_keys_repeated")
+} | {  # rows outside the interval too (a time-range model filters its output to the interval)
+    name: "INCREMENTAL_BY_UNIQUE_KEY (unique_key (k, d))"
+    for name in ("written_keys_held_outside", "written_keys_only_outside")
 }
 
 
