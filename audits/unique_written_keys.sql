@@ -32,9 +32,7 @@ WITH written AS (
     COUNT(*) AS copies
   FROM @this_model
   WHERE
-    (
-      @time_column BETWEEN @start_date AND @end_date
-    ) IS NOT TRUE
+    NOT COALESCE(@time_column BETWEEN @start_date AND @end_date, FALSE)
     AND @key IN (
       SELECT
         written_key

@@ -6,10 +6,7 @@ MODEL (
   tags (
     lending
   ),
-  grain (_source_file, _row_number),
-  audits (
-    not_null(columns := (_source_file, _row_number, _reject_reason))
-  )
+  grain (_source_file, _row_number)
 );
 
 SELECT
