@@ -51,6 +51,9 @@ What it does, in this order:
 9. **Optimized queries decoded on demand.** SQLMesh decodes the cached optimized query of every
    snapshot it reads; :func:`benefits_mesh.sqlmesh_api.optimized_queries_on_demand` defers that
    to the first render of each model (a no-op run renders none).
+10. **A snapshot cache per state store.** SQLMesh's on-disk snapshot cache, keyed by snapshot
+   only, could hand one warehouse the table version another had cached;
+   :func:`benefits_mesh.sqlmesh_api.snapshot_cache_per_state` keys it by state store too.
 
 Nothing here imports SQLMesh at module level (nor does sqlmesh_api): ``benefits-mesh`` commands
 import :func:`fail` without paying for SQLMesh.
@@ -112,6 +115,7 @@ def prepare() -> None:
     sqlmesh_api.model_cache_without_connections()
     sqlmesh_api.merge_batches_in_memory()
     sqlmesh_api.optimized_queries_on_demand()
+    sqlmesh_api.snapshot_cache_per_state()
     _install_console_glue()
     _install_landing_report()
     if _needs_warehouse():
@@ -648,6 +652,7 @@ def sqlmesh_main() -> None:
     os.environ.setdefault("SQLMESH__DISABLE_ANONYMIZED_ANALYTICS", "1")
     _install_connection_guard()
     sqlmesh_api.optimized_queries_on_demand()  # before SQLMesh reads any snapshot
+    sqlmesh_api.snapshot_cache_per_state()
     if not _runs_unit_tests(sys.argv[1:]):
         os.environ["BENEFITS_UNIT_TEST_FILES"] = "skip"  # config.yaml: ignore_patterns
     sys.argv[0] = "sqlmesh"

@@ -498,6 +498,54 @@ def optimized_queries_on_demand() -> None:
     SqlModel._query_renderer = on_demand
 
 
+def snapshot_cache_per_state() -> None:
+    """Key SQLMesh's on-disk snapshot cache (``.cache/snapshot``) by state store as well as by
+    snapshot (once per process).
+
+    SQLMesh caches each Snapshot it reads from a state under ``<name>_<identifier>`` only, in the
+    project's cache folder, and reuses the cached object, *version* included, for the same
+    identifier read from any state. A snapshot's version is not a function of its identifier: a
+    change planned as indirect non-breaking keeps the previous version's table, while a fresh
+    plan of the same code in another warehouse gives it a version of its own. One project folder
+    serving two warehouses (the benchmark's, a copy, the tests' throwaway ones) could then run
+    against another warehouse's table name: measured, a ``sqlmesh run`` on a fresh 20 M-row
+    warehouse rebuilt ``int_claims_current`` under the version an earlier plan of a copy had
+    cached (a CREATE OR REPLACE of 120 M rows instead of the day's merge; issue 20). Each state
+    store now gets its own entries: the key adds a hash of where the state lives (DuckDB: the
+    database file; PostgreSQL: server, port and database; with the state schema), asked once of
+    the state connection when SQLMesh builds its snapshot store. An in-memory or unknown state
+    gets a key of its own process (no sharing at all). Entries stay in the same folder, so
+    SQLMesh's weekly clean-up of old entries still covers them."""
+    import hashlib
+    import uuid
+
+    from sqlmesh.core.state_sync.db.snapshot import SnapshotState
+
+    init = SnapshotState.__init__
+    if getattr(init, "_benefits_mesh", False):
+        return
+    queries = {
+        "duckdb": "SELECT path FROM duckdb_databases() WHERE database_name = current_database()",
+        "postgres": "SELECT inet_server_addr()::TEXT, inet_server_port(), current_database()",
+    }
+
+    def state_key(engine_adapter, schema) -> str:
+        query = queries.get(engine_adapter.dialect)
+        where = engine_adapter.fetchone(query) if query else None
+        if not where or not where[0] or where[0] == ":memory:":
+            where = (uuid.uuid4().hex,)  # nothing to share with another process
+        text = repr((engine_adapter.dialect, schema, tuple(where)))
+        return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+    def __init__(self, engine_adapter, schema=None, *args, **kwargs):
+        init(self, engine_adapter, schema, *args, **kwargs)
+        key = state_key(engine_adapter, schema)
+        self._snapshot_cache._entry_name = lambda s_id: f"{s_id.name}_{s_id.identifier}_{key}"
+
+    __init__._benefits_mesh = True
+    SnapshotState.__init__ = __init__
+
+
 # -------------------------------------------------------------------- DuckDB merges
 
 _MERGING = threading.local()
