@@ -6,8 +6,9 @@ snapshot's version (its table) is not a function of its identifier: planned as a
 non-breaking change it keeps the previous version's table, planned fresh in another warehouse it
 gets its own. A throw-away project (a parent and a FULL child) through the venv's ``sqlmesh``:
 warehouse A plans v1, then v2 (the parent gains a column: the child is indirect non-breaking and
-keeps its v1 table) and runs, which caches A's snapshots; warehouse B plans v2 fresh (the child gets another table); a day later
-``sqlmesh run`` on B must refresh B's own child table, not create the one A's cache entry names.
+keeps its v1 table) and runs, which caches A's snapshots; warehouse B, a file of the same name,
+plans v2 fresh (the child gets another table); a day later ``sqlmesh run`` on B must refresh B's
+own child table, not create the one A's cache entry names.
 """
 
 from __future__ import annotations
