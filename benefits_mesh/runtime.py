@@ -114,8 +114,7 @@ def prepare() -> None:
     _install_connection_guard()
     sqlmesh_api.model_cache_without_connections()
     sqlmesh_api.merge_batches_in_memory()
-    sqlmesh_api.optimized_queries_on_demand()
-    sqlmesh_api.snapshot_cache_per_state()
+    _install_snapshot_reading()
     _install_console_glue()
     _install_landing_report()
     if _needs_warehouse():
@@ -651,13 +650,19 @@ def sqlmesh_main() -> None:
     # runs an event thread and an HTTP emitter it then shuts down (~0.1 s of every command)
     os.environ.setdefault("SQLMESH__DISABLE_ANONYMIZED_ANALYTICS", "1")
     _install_connection_guard()
-    sqlmesh_api.optimized_queries_on_demand()  # before SQLMesh reads any snapshot
-    sqlmesh_api.snapshot_cache_per_state()
+    _install_snapshot_reading()  # before SQLMesh reads any snapshot
     if not _runs_unit_tests(sys.argv[1:]):
         os.environ["BENEFITS_UNIT_TEST_FILES"] = "skip"  # config.yaml: ignore_patterns
     sys.argv[0] = "sqlmesh"
     with command_gc():
         sys.exit(sqlmesh_api.cli()())
+
+
+def _install_snapshot_reading() -> None:
+    """How SQLMesh reads stored snapshots, installed before it reads any (module doc, 9 and 10):
+    optimized queries decoded on demand, the on-disk snapshot cache keyed per state store."""
+    sqlmesh_api.optimized_queries_on_demand()
+    sqlmesh_api.snapshot_cache_per_state()
 
 
 @contextlib.contextmanager
