@@ -162,6 +162,19 @@ CASES: dict[str, tuple[str, str, str | None]] = {
         "driving_key := k, blocking := false)",
         None,
     ),
+    "card_filtering_fan_out": (
+        "SELECT d.k FROM t.driving AS d JOIN (VALUES (1), (1), (2), (3)) AS l(k) ON l.k = d.k",
+        "join_cardinality(relation := 'filtering', key := k, driving_model := t.driving, "
+        "driving_key := k, blocking := false)",
+        "join_cardinality",
+    ),
+    "card_one_to_one_repeated_key": (
+        # as many rows as driving keys, but key 1 twice and key 3 lost
+        "SELECT l.k FROM t.driving AS d JOIN (VALUES (1), (1), (2)) AS l(k) ON l.k = d.k",
+        "join_cardinality(relation := 'one_to_one', key := k, driving_model := t.driving, "
+        "driving_key := k, blocking := false)",
+        "join_cardinality",
+    ),
     "card_lost_rows": (
         "SELECT d.k FROM t.driving AS d WHERE d.k < 3",
         "join_cardinality(relation := 'one_to_one', key := k, driving_model := t.driving, "
