@@ -54,6 +54,10 @@ What it does, in this order:
 10. **A snapshot cache per state store.** SQLMesh's on-disk snapshot cache, keyed by snapshot
    only, could hand one warehouse the table version another had cached;
    :func:`benefits_mesh.sqlmesh_api.snapshot_cache_per_state` keys it by state store too.
+11. **Audits rendered without a DESCRIBE.** SQLMesh describes the audited table before each
+   audit for the type of the model's time column;
+   :func:`benefits_mesh.sqlmesh_api.audits_without_describe` skips that where the model
+   declares it (0.5 s of 59 DESCRIBEs in a daily run).
 
 Nothing here imports SQLMesh at module level (nor does sqlmesh_api): ``benefits-mesh`` commands
 import :func:`fail` without paying for SQLMesh.
@@ -114,6 +118,7 @@ def prepare() -> None:
     _install_connection_guard()
     sqlmesh_api.model_cache_without_connections()
     sqlmesh_api.merge_batches_in_memory()
+    sqlmesh_api.audits_without_describe()
     _install_snapshot_reading()
     _install_console_glue()
     _install_landing_report()
