@@ -58,6 +58,10 @@ What it does, in this order:
    audit for the type of the model's time column;
    :func:`benefits_mesh.sqlmesh_api.audits_without_describe` skips that where the model
    declares it (0.5 s of 59 DESCRIBEs in a daily run).
+12. **No analytics walk while analytics are off.** SQLMesh's analytics wrapper of Context methods
+   imports IPython's magics and walks the call stack before finding analytics disabled;
+   :func:`benefits_mesh.sqlmesh_api.python_api_analytics_when_enabled` calls the method itself
+   while the collector is SQLMesh's no-op one (0.13 s of a no-op run).
 
 Nothing here imports SQLMesh at module level (nor does sqlmesh_api): ``benefits-mesh`` commands
 import :func:`fail` without paying for SQLMesh.
@@ -119,6 +123,7 @@ def prepare() -> None:
     sqlmesh_api.model_cache_without_connections()
     sqlmesh_api.merge_batches_in_memory()
     sqlmesh_api.audits_without_describe()
+    sqlmesh_api.python_api_analytics_when_enabled()
     _install_snapshot_reading()
     _install_console_glue()
     _install_landing_report()
