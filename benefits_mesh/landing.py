@@ -187,9 +187,9 @@ def _line_ending_error(path: Path, offset: int, line: int, header_crlf: bool) ->
     )
 
 
-def _read_checked(path: Path, digest=None) -> None:
-    """Read the file once, checking that every line ends like line 1 (LF or CRLF); feed each
-    chunk to ``digest`` (a hashlib object) when given.
+def _read_checked(path: Path, feed=None) -> None:
+    """Read the file once, checking that every line ends like line 1 (LF or CRLF); pass each
+    chunk to ``feed`` when given.
 
     SPEC §1 allows LF or CRLF; DuckDB's strict reader refuses a file that mixes them with a
     message naming neither line nor cause, so the mix is found here first, with its line.
@@ -208,8 +208,8 @@ def _read_checked(path: Path, digest=None) -> None:
 
     with open(path, "rb") as handle:
         while chunk := handle.read(_CHUNK):
-            if digest is not None:
-                digest.update(chunk)
+            if feed is not None:
+                feed(chunk)
             if state["crlf"] is None:
                 end = chunk.find(b"\n")
                 state["crlf"] = end > 0 and chunk[end - 1 : end] == b"\r"
@@ -250,10 +250,27 @@ def scan_file(path: Path) -> tuple[int, int, str]:
     only a changed stat costs a digest (see benefits_mesh.inventory).
     """
     import hashlib
+    import queue
+    import threading
 
     before = _fingerprint(path)
     digest = hashlib.blake2b()
-    _read_checked(path, digest)
+    # the digest in a second thread, beside the line-ending check: hashlib lets go of the GIL
+    # while it hashes a chunk, so the two passes overlap (issue 20: a 1.35 GB file 2.7 -> 1.7 s,
+    # 135 MB 0.27 -> 0.18 s)
+    chunks: queue.Queue = queue.Queue(maxsize=4)
+
+    def hash_chunks() -> None:
+        while (chunk := chunks.get()) is not None:
+            digest.update(chunk)
+
+    hashing = threading.Thread(target=hash_chunks, name="landing-digest", daemon=True)
+    hashing.start()
+    try:
+        _read_checked(path, chunks.put)
+    finally:
+        chunks.put(None)
+        hashing.join()
     after = _fingerprint(path)
     if after != before:
         raise LandingFileError(
