@@ -173,6 +173,9 @@ def _literal_path(path: Path) -> str:
 #: Bytes read at a time when a file is scanned in Python (digest, line endings).
 _CHUNK = 8 << 20
 
+#: scan_file's answers in this process by (path, size, mtime_ns)
+SCANNED: dict[tuple[str, int, int], tuple[int, int, str]] = {}
+
 
 def _fingerprint(path: Path) -> tuple[int, int]:
     info = path.stat()
@@ -236,11 +239,6 @@ def _read_checked(path: Path, feed=None) -> None:
             state["last"] = chunk[-1:]
 
 
-def check_line_endings(path: Path) -> None:
-    """Raise LandingFileError naming the line when a file mixes LF and CRLF line ends."""
-    _read_checked(path)
-
-
 def scan_file(path: Path) -> tuple[int, int, str]:
     """(size, mtime_ns, BLAKE2b digest) of a delivery file, its line endings checked.
 
@@ -248,12 +246,23 @@ def scan_file(path: Path) -> tuple[int, int, str]:
     being written, and is refused for this run (LandingFileError) rather than half loaded.
     The (size, mtime) pair is recorded with the load: a later change is found by a stat, and
     only a changed stat costs a digest (see benefits_mesh.inventory).
+
+    One scan per file and process: a run renders the classifier (which must not read a file with
+    mixed line endings) and the file's load accounting (which records the digest), and both ask
+    here; the second gets the first's answer while the file's (size, mtime) are unchanged (one
+    pass over a 1.35 GB file is 1.7 s, issue 20). The answers live in the imported module, as
+    SQLMesh runs its own copy of this function in each model that uses it.
     """
     import hashlib
     import queue
     import threading
 
+    from benefits_mesh import landing
+
     before = _fingerprint(path)
+    known = landing.SCANNED.get((str(path), *before))
+    if known is not None:
+        return known
     digest = hashlib.blake2b()
     # the digest in a second thread, beside the line-ending check: hashlib lets go of the GIL
     # while it hashes a chunk, so the two passes overlap (issue 20: a 1.35 GB file 2.7 -> 1.7 s,
@@ -277,7 +286,9 @@ def scan_file(path: Path) -> tuple[int, int, str]:
             f"{path}: changed while it was being read ({before[0]:,} -> {after[0]:,} bytes): it "
             "is still being written; nothing of it was loaded, the next run loads it"
         )
-    return before[0], before[1], digest.hexdigest()[:32]
+    scanned = (before[0], before[1], digest.hexdigest()[:32])
+    landing.SCANNED[(str(path), *before)] = scanned
+    return scanned
 
 
 def read_csv_call(file: DeliveryFile) -> str:
@@ -368,7 +379,7 @@ def read_csv_sql(file: DeliveryFile, engine: str = "duckdb") -> str:
     empty lines are skipped by both readers, not numbered.
     """
     _, path, day, _, _ = file
-    check_line_endings(path)
+    scan_file(path)  # line endings checked (the digest is kept for the file's accounting)
     meta = (
         f"SELECT {_quote(path.name)} AS _source_file, "
         f"CAST({_quote(day.isoformat())} AS DATE) AS _delivery_date, "

@@ -383,19 +383,26 @@ def test_the_lending_snapshot_folder_is_read_not_refused(tmp_path):
 
 def test_a_file_scan_digests_every_chunk_and_stops_at_a_mixed_line_end(tmp_path):
     """landing.scan_file hashes in a second thread beside the line-ending check (issue 20): the
-    digest is BLAKE2b of the whole file over several 8 MB chunks, and a mixed line end found past
-    the first chunk still fails naming its line (the hashing thread is stopped, not left
-    waiting)."""
+    digest is BLAKE2b of the whole file over several 8 MB chunks, kept per process while the
+    file's stat is unchanged, and a mixed line end found past the first chunk still fails naming
+    its line (the hashing thread is stopped, not left waiting)."""
     import hashlib
 
-    from benefits_mesh.landing import LandingFileError, scan_file
+    from benefits_mesh.landing import SCANNED, LandingFileError, scan_file
 
     record = b"C1,P1,12-3456789,medical,2026-03-01,10.00\n"
     body = b"claim_id,person_id,company_ein,claim_type,service_date,amount\n" + record * 500_000
     clean = tmp_path / "claims_2026-03-02.csv"
     clean.write_bytes(body)  # ~21 MB: three chunks
-    size, _, digest = scan_file(clean)
+    size, mtime_ns, digest = scan_file(clean)
     assert (size, digest) == (len(body), hashlib.blake2b(body).hexdigest()[:32])
+    # kept for the process (the classifier and the file's accounting both ask), by stat: a file
+    # rewritten since is scanned again
+    assert SCANNED[(str(clean), size, mtime_ns)] == (size, mtime_ns, digest)
+    changed = body.replace(b"10.00", b"20.00", 1)
+    clean.write_bytes(changed)
+    os.utime(clean, ns=(mtime_ns + 1_000_000_000, mtime_ns + 1_000_000_000))
+    assert scan_file(clean)[2] == hashlib.blake2b(changed).hexdigest()[:32]
 
     crlf = body.replace(b"\n", b"\r\n")
     lone = len(crlf) - 10 * len(record)  # a record ending in LF alone, in the last chunk
