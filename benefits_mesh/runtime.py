@@ -62,6 +62,9 @@ What it does, in this order:
    imports IPython's magics and walks the call stack before finding analytics disabled;
    :func:`benefits_mesh.sqlmesh_api.python_api_analytics_when_enabled` calls the method itself
    while the collector is SQLMesh's no-op one (0.13 s of a no-op run).
+13. **config.yaml read once.** The row-count check asks the configuration where the state lives;
+   :func:`benefits_mesh.sqlmesh_api.remember_loaded_configs` (installed by the ``sqlmesh``
+   command before SQLMesh reads it) keeps SQLMesh's own reading for that (0.15 s of a no-op).
 
 Nothing here imports SQLMesh at module level (nor does sqlmesh_api): ``benefits-mesh`` commands
 import :func:`fail` without paying for SQLMesh.
@@ -661,6 +664,7 @@ def sqlmesh_main() -> None:
     os.environ.setdefault("SQLMESH__DISABLE_ANONYMIZED_ANALYTICS", "1")
     _install_connection_guard()
     _install_snapshot_reading()  # before SQLMesh reads any snapshot
+    sqlmesh_api.remember_loaded_configs()  # before SQLMesh reads config.yaml
     if not _runs_unit_tests(sys.argv[1:]):
         os.environ["BENEFITS_UNIT_TEST_FILES"] = "skip"  # config.yaml: ignore_patterns
     sys.argv[0] = "sqlmesh"

@@ -134,3 +134,26 @@ def test_one_model_cache_for_every_warehouse(tmp_path, monkeypatch):
     base = fingerprint(BENEFITS_WAREHOUSE=str(tmp_path / "a.duckdb"))
     assert fingerprint(BENEFITS_WAREHOUSE=str(tmp_path / "elsewhere" / "a.duckdb")) == base
     assert fingerprint(BENEFITS_ROSTER_AS_OF="2026-02-01") != base
+
+
+def test_project_config_is_sqlmesh_own_reading_while_the_environment_holds(tmp_path, monkeypatch):
+    """sqlmesh_api.remember_loaded_configs (issue 20): the row-count check's question "where is
+    the state" is answered from the Config SQLMesh loaded for the command, not a second reading
+    of config.yaml; once an environment variable it reads has changed, the file is read again."""
+    from sqlmesh.core.config import Config
+    from sqlmesh.core.config.loader import load_configs
+
+    from benefits_mesh import sqlmesh_api
+
+    sqlmesh_api.remember_loaded_configs()
+    (tmp_path / "config.yaml").write_text(
+        "gateways:\n  local:\n    connection:\n      type: duckdb\n"
+        "default_gateway: local\nmodel_defaults:\n  dialect: duckdb\n"
+        "variables:\n  feed: \"{{ env_var('BM_TEST_FEED', 'claims') }}\"\n"
+    )
+    monkeypatch.delenv("BM_TEST_FEED", raising=False)
+    loaded = load_configs(None, Config, [tmp_path])[tmp_path]  # as SQLMesh's CLI loads it
+    assert sqlmesh_api.project_config(tmp_path / "config.yaml") is loaded
+    monkeypatch.setenv("BM_TEST_FEED", "plans")
+    again = sqlmesh_api.project_config(tmp_path / "config.yaml")
+    assert again is not loaded and again.variables["feed"] == "plans"
