@@ -476,7 +476,7 @@ def model_cache_without_connections() -> None:
     Config.fingerprint = property(without_connections)
 
 
-# -------------------------------------------------------------------- start-up
+# ------------------------------------------------- start-up, snapshot reading, audit rendering
 
 #: models whose optimized query is loaded when first rendered: id(model) -> (model, cache)
 _DEFERRED: dict[int, tuple[t.Any, t.Any]] = {}
@@ -586,9 +586,6 @@ def snapshot_cache_per_state() -> None:
     SnapshotState.__init__ = __init__
 
 
-# -------------------------------------------------------------------- DuckDB merges
-
-
 def python_api_analytics_when_enabled() -> None:
     """Skip SQLMesh's analytics wrapper of Context methods while analytics are disabled (once
     per process).
@@ -676,6 +673,9 @@ def _columns_unless_skipped(adapter) -> None:
         return described(*args, **kwargs)
 
     adapter.columns = columns
+
+
+# -------------------------------------------------------------------- DuckDB merges
 
 
 _MERGING = threading.local()

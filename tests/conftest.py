@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import shutil
@@ -142,6 +143,22 @@ def project(tmp_path: Path) -> Project:
     for source in ("employees", "plans", "claims"):
         (root / "landing" / source).mkdir(parents=True)
     return Project(root=root, warehouse=tmp_path / "wh" / "warehouse.duckdb")
+
+
+@contextlib.contextmanager
+def duckdb_adapter(path: Path, *setup: str):
+    """SQLMesh's own DuckDB engine adapter on a real file, after the ``setup`` statements ran on
+    it (closed on exit): for tests of what the project changes in SQLMesh's adapter paths."""
+    from sqlmesh.core.config import DuckDBConnectionConfig
+
+    with duckdb.connect(str(path)) as con:
+        for statement in setup:
+            con.execute(statement)
+    adapter = DuckDBConnectionConfig(database=str(path)).create_engine_adapter()
+    try:
+        yield adapter
+    finally:
+        adapter.close()
 
 
 def clean_stale_faketime_files() -> None:

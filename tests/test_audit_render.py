@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import logging
 
-import duckdb
 import pytest
+from conftest import duckdb_adapter
 from sqlmesh.core.audit.builtin import BUILT_IN_AUDITS
-from sqlmesh.core.config import DuckDBConnectionConfig
 from sqlmesh.core.dialect import parse
 from sqlmesh.core.model import load_sql_based_model
 
@@ -19,14 +18,13 @@ from benefits_mesh import sqlmesh_api
 @pytest.fixture
 def adapter(tmp_path):
     sqlmesh_api.audits_without_describe()
-    path = tmp_path / "audits.duckdb"
-    with duckdb.connect(str(path)) as con:
-        con.execute("CREATE SCHEMA t")
-        con.execute("CREATE TABLE t.m (k INT, d DATE)")
-        con.execute("INSERT INTO t.m VALUES (1, DATE '2026-03-01'), (NULL, DATE '2026-03-05')")
-    engine = DuckDBConnectionConfig(database=str(path)).create_engine_adapter()
-    yield engine
-    engine.close()
+    with duckdb_adapter(
+        tmp_path / "audits.duckdb",
+        "CREATE SCHEMA t",
+        "CREATE TABLE t.m (k INT, d DATE)",
+        "INSERT INTO t.m VALUES (1, DATE '2026-03-01'), (NULL, DATE '2026-03-05')",
+    ) as engine:
+        yield engine
 
 
 def _model(kind: str, select: str):

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import logging
 
-import duckdb
 import pytest
+from conftest import duckdb_adapter
 from sqlglot import exp, parse_one
-from sqlmesh.core.config import DuckDBConnectionConfig
 
 from benefits_mesh import sqlmesh_api
 
@@ -19,13 +18,12 @@ COLUMNS = {"k": exp.DataType.build("TEXT"), "v": exp.DataType.build("INT")}
 @pytest.fixture
 def adapter(tmp_path):
     sqlmesh_api.merge_batches_in_memory()
-    path = tmp_path / "merge.duckdb"
-    with duckdb.connect(str(path)) as con:
-        con.execute("CREATE TABLE target (k TEXT, v INT)")
-        con.execute("INSERT INTO target VALUES ('a', 1), ('b', 2), ('c', 3)")
-    engine = DuckDBConnectionConfig(database=str(path)).create_engine_adapter()
-    yield engine
-    engine.close()
+    with duckdb_adapter(
+        tmp_path / "merge.duckdb",
+        "CREATE TABLE target (k TEXT, v INT)",
+        "INSERT INTO target VALUES ('a', 1), ('b', 2), ('c', 3)",
+    ) as engine:
+        yield engine
 
 
 def _merge(adapter, caplog, batch: str) -> tuple[list[tuple], str]:
