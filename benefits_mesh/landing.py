@@ -12,6 +12,7 @@ import csv
 import datetime as dt
 import logging
 import os
+import threading
 from pathlib import Path
 
 from benefits_mesh.contract import COLUMNS, SNAPSHOTS, snapshot_headers
@@ -175,6 +176,10 @@ _CHUNK = 8 << 20
 
 #: scan_file's answers in this process by (path, size, mtime_ns)
 SCANNED: dict[tuple[str, int, int], tuple[int, int, str]] = {}
+#: one lock per path scanned (and SCANNING's own): SQLMesh evaluates two models at once, and
+#: the classifier's render and the file accounting's may ask for the same file together
+SCANNING: dict[str, threading.Lock] = {}
+SCANNING_LOCK = threading.Lock()
 
 
 def _fingerprint(path: Path) -> tuple[int, int]:
@@ -250,19 +255,29 @@ def scan_file(path: Path) -> tuple[int, int, str]:
     One scan per file and process: a run renders the classifier (which must not read a file with
     mixed line endings) and the file's load accounting (which records the digest), and both ask
     here; the second gets the first's answer while the file's (size, mtime) are unchanged (one
-    pass over a 1.35 GB file is 1.7 s, issue 20). The answers live in the imported module, as
-    SQLMesh runs its own copy of this function in each model that uses it.
+    pass over a 1.35 GB file is 1.7 s, issue 20), waiting for it when both ask at once (two
+    models evaluate at once). The answers live in the imported module, as SQLMesh runs its own
+    copy of this function in each model that uses it.
     """
-    import hashlib
-    import queue
-    import threading
-
     from benefits_mesh import landing
 
-    before = _fingerprint(path)
-    known = landing.SCANNED.get((str(path), *before))
-    if known is not None:
-        return known
+    with landing.SCANNING_LOCK:
+        lock = landing.SCANNING.setdefault(str(path), threading.Lock())
+    with lock:
+        before = _fingerprint(path)
+        known = landing.SCANNED.get((str(path), *before))
+        if known is not None:
+            return known
+        scanned = _scan(path, before)
+        landing.SCANNED[(str(path), *before)] = scanned
+        return scanned
+
+
+def _scan(path: Path, before: tuple[int, int]) -> tuple[int, int, str]:
+    """scan_file's one pass: the line-ending check, the digest beside it, the stat after."""
+    import hashlib
+    import queue
+
     digest = hashlib.blake2b()
     # the digest in a second thread, beside the line-ending check: hashlib lets go of the GIL
     # while it hashes a chunk, so the two passes overlap (issue 20: a 1.35 GB file 2.7 -> 1.7 s,
@@ -286,9 +301,7 @@ def scan_file(path: Path) -> tuple[int, int, str]:
             f"{path}: changed while it was being read ({before[0]:,} -> {after[0]:,} bytes): it "
             "is still being written; nothing of it was loaded, the next run loads it"
         )
-    scanned = (before[0], before[1], digest.hexdigest()[:32])
-    landing.SCANNED[(str(path), *before)] = scanned
-    return scanned
+    return before[0], before[1], digest.hexdigest()[:32]
 
 
 def read_csv_call(file: DeliveryFile) -> str:

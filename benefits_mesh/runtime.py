@@ -65,6 +65,10 @@ What it does, in this order:
 13. **config.yaml read once.** The row-count check asks the configuration where the state lives;
    :func:`benefits_mesh.sqlmesh_api.remember_loaded_configs` (installed by the ``sqlmesh``
    command before SQLMesh reads it) keeps SQLMesh's own reading for that (0.15 s of a no-op).
+14. **The longest chains start first.** config.yaml lets two models run at once; SQLMesh hands
+   its workers the ready models by layer and name, so the claims classifier waited behind small
+   reference models. :func:`benefits_mesh.sqlmesh_api.most_dependents_first` orders the ready
+   ones by how many evaluations wait for them (0.8 s of a 2 M-row daily run).
 
 Nothing here imports SQLMesh at module level (nor does sqlmesh_api): ``benefits-mesh`` commands
 import :func:`fail` without paying for SQLMesh.
@@ -127,6 +131,7 @@ def prepare() -> None:
     sqlmesh_api.merge_batches_in_memory()
     sqlmesh_api.audits_without_describe()
     sqlmesh_api.python_api_analytics_when_enabled()
+    sqlmesh_api.most_dependents_first()
     _install_snapshot_reading()
     _install_console_glue()
     _install_landing_report()

@@ -618,6 +618,35 @@ def python_api_analytics_when_enabled() -> None:
     GenericContext._benefits_mesh_analytics = True
 
 
+def most_dependents_first() -> None:
+    """Hand the evaluations that most others wait for to the workers first (once per process).
+
+    SQLMesh's scheduler (``Scheduler._dag``, ``sqlmesh.core.scheduler``) lays a plan's or run's
+    evaluations out in topological layers sorted by name, and its workers
+    (``ConcurrentDAGExecutor``, ``sqlmesh.utils.concurrency``) take the ready ones in that
+    order. A model reading an EMBEDDED one sits a layer down although it is ready at once: with
+    two workers, a daily run evaluated the claims classifier (5.7 s, then the whole claims chain
+    after it) only after ``stg_claims__files`` and the small reference models (0.8 s of the
+    run's critical path; issue 20). The same DAG, edges unchanged, is now laid out by the number
+    of evaluations downstream of each node, most first (ties keep SQLMesh's order): a node
+    always has more dependents than any of its children, so the order stays topological."""
+    from sqlmesh.core.scheduler import Scheduler
+    from sqlmesh.utils.dag import DAG
+
+    build = Scheduler._dag
+    if getattr(build, "_benefits_mesh", False):
+        return
+
+    def _dag(self, *args, **kwargs):
+        dag = build(self, *args, **kwargs)
+        graph, downstream = dag.graph, dag.reversed
+        order = sorted(graph, key=lambda node: -len(downstream.upstream(node)))
+        return DAG({node: graph[node] for node in order})
+
+    _dag._benefits_mesh = True
+    Scheduler._dag = _dag
+
+
 _AUDIT_RENDER = threading.local()
 
 

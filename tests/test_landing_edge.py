@@ -411,3 +411,36 @@ def test_a_file_scan_digests_every_chunk_and_stops_at_a_mixed_line_end(tmp_path)
     mixed.write_bytes(crlf[:lone] + record + crlf[lone + len(record) + 1 :])
     with pytest.raises(LandingFileError, match=rf"line {line}: ends with LF but line 1 ends"):
         scan_file(mixed)
+
+
+def test_two_models_asking_for_one_file_at_once_share_one_scan(tmp_path, monkeypatch):
+    """SQLMesh evaluates two models at once (config.yaml concurrent_tasks): the classifier's render
+    and the file accounting's may ask scan_file for the same file together. The second waits for
+    the first's pass instead of reading the file beside it (issue 20)."""
+    import hashlib
+    import threading
+
+    from benefits_mesh import landing
+
+    record = b"C1,P1,12-3456789,medical,2026-03-01,10.00\n"
+    body = b"claim_id,person_id,company_ein,claim_type,service_date,amount\n" + record * 500_000
+    path = tmp_path / "claims_2026-03-04.csv"
+    path.write_bytes(body)
+    passes = []
+    read = landing._read_checked
+    monkeypatch.setattr(landing, "_read_checked", lambda *args: passes.append(1) or read(*args))
+    start = threading.Barrier(4)
+    answers = []
+
+    def ask() -> None:
+        start.wait()
+        answers.append(landing.scan_file(path))
+
+    askers = [threading.Thread(target=ask) for _ in range(4)]
+    for asker in askers:
+        asker.start()
+    for asker in askers:
+        asker.join()
+    assert len(passes) == 1
+    assert {answer[2] for answer in answers} == {hashlib.blake2b(body).hexdigest()[:32]}
+    assert len(answers) == 4
