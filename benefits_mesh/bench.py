@@ -44,7 +44,7 @@ BIN = Path(sys.executable).parent
 HANDWRITTEN_SQL = PROJECT / "bench" / "handwritten.sql"
 SOURCES = ("employees", "plans", "claims")
 MODEL_LINE = re.compile(r"^\[\d+/\d+\]\s+(\S+)\s+\[.*?\]\s+([0-9.]+)s\s*$")
-LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) - .*? - (.*)$")
+LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) - (\S+) - (.*)$")
 DATA_SQL = re.compile(r'\*/ (CREATE (OR REPLACE )?TABLE|INSERT|DELETE|MERGE)[^(]*"sqlmesh__')
 
 
@@ -114,23 +114,54 @@ def model_seconds(log: Path) -> dict[str, float]:
 
 
 def time_split(log_dir: Path, wall: float) -> str:
-    """Where a sqlmesh command's wall time went, from its INFO log's per-line timestamps."""
+    """Where a sqlmesh command's wall time went, from its INFO log's per-line timestamps.
+
+    SQLMesh evaluates models on worker threads (two at once: config.yaml), so the wall time is
+    split along the main thread: before the first log line (imports, loading), before the first
+    model (state, signals), the models (first to last line of any worker), after them (the
+    after-all statements, state). The workers' busy time is summed over the workers, each gap
+    between two lines of one thread going to what the first line started; a worker's gap after
+    pushing a model's intervals (its last line) until its next line is waiting, left out."""
     stamps = []
     for path in sorted(log_dir.glob("sqlmesh_*.log")):
         for line in path.read_text(errors="replace").splitlines():
             if match := LOG_LINE.match(line):
-                stamps.append((dt.datetime.strptime(match[1], "%Y-%m-%d %H:%M:%S,%f"), match[2]))
-    split = dict.fromkeys(("model SQL", "audits", "other SQL", "python"), 0.0)
-    for (at, message), (until, _) in zip(stamps, stamps[1:], strict=False):
-        if "Executing SQL" not in message:
-            kind = "python"
-        elif ' AS "audit"' in message:
-            kind = "audits"
-        else:
-            kind = "model SQL" if DATA_SQL.search(message) else "other SQL"
-        split[kind] += (until - at).total_seconds()
-    split["before logging"] = wall - sum(split.values())
-    return ", ".join(f"{kind} {seconds:.1f}" for kind, seconds in split.items())
+                at = dt.datetime.strptime(match[1], "%Y-%m-%d %H:%M:%S,%f")
+                stamps.append((at, match[2], match[3]))
+    if not stamps:
+        return f"before logging {wall:.1f}"
+    by_thread: dict[str, list[tuple[dt.datetime, str]]] = {}
+    for at, thread, message in stamps:
+        by_thread.setdefault(thread, []).append((at, message))
+    workers = {
+        thread: lines
+        for thread, lines in by_thread.items()
+        if any("Evaluating snapshot" in message for _, message in lines)
+    }
+    busy = dict.fromkeys(("model SQL", "audits", "other SQL", "python"), 0.0)
+    for lines in workers.values():
+        for (at, message), (until, _) in zip(lines, lines[1:], strict=False):
+            if "Pushing intervals" in message:
+                continue  # the model's last line: from here the worker waits for another
+            if "Executing SQL" not in message:
+                kind = "python"
+            elif ' AS "audit"' in message:
+                kind = "audits"
+            else:
+                kind = "model SQL" if DATA_SQL.search(message) else "other SQL"
+            busy[kind] += (until - at).total_seconds()
+    first, last = stamps[0][0], stamps[-1][0]
+    worked = [at for lines in workers.values() for at, _ in lines]
+    models_from, models_to = (min(worked), max(worked)) if worked else (last, last)
+    parts = {
+        "before logging": wall - (last - first).total_seconds(),
+        "before the models": (models_from - first).total_seconds(),
+        f"models on {len(workers)} worker(s)": (models_to - models_from).total_seconds(),
+        "after them": (last - models_to).total_seconds(),
+    }
+    text = ", ".join(f"{part} {seconds:.1f}" for part, seconds in parts.items())
+    summed = ", ".join(f"{kind} {seconds:.1f}" for kind, seconds in busy.items())
+    return f"{text} s; the workers busy {sum(busy.values()):.1f} s: {summed}"
 
 
 def claims_loaded(warehouse: Path) -> dict[dt.date, int]:
@@ -486,7 +517,7 @@ def bench_one(args, history_days: int) -> dict:
         wall = steps[key].seconds[-1]
         split = time_split(log.with_suffix(""), wall)
         print(f"last {key}: {wall:.1f} s wall = {split} s (from its log)")
-        print(f"  models {sum(times.values()):.1f} s; slowest: {top}")
+        print(f"  models {sum(times.values()):.1f} s summed over the workers; slowest: {top}")
     if hw_log is not None:
         wall = steps["hw_day"].seconds[-1]
         print(f"last handwritten new day: {wall:.1f} s wall; slowest statements (from its log): "

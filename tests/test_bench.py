@@ -43,6 +43,16 @@ def test_bench_tiny(tmp_path: Path) -> None:
     run_row = next(line for line in lines if line.startswith("sqlmesh run (new day)"))
     assert re.search(r"\s2,000\s", run_row), run_row
     assert "same results (sqlmesh vs handwritten): yes" in lines
+    # the run's wall time split along SQLMesh's main thread, the models on its two workers
+    split = next(line for line in lines if line.startswith("last run: "))
+    parts = re.search(
+        r"= before logging ([\d.]+), before the models ([\d.]+), models on 2 worker\(s\) "
+        r"([\d.]+), after them ([\d.]+) s; the workers busy ([\d.]+) s",
+        split,
+    )
+    assert parts, split
+    wall = float(re.search(r"last run: ([\d.]+) s wall", split)[1])
+    assert abs(sum(map(float, parts.groups()[:4])) - wall) < 0.3, split
     work = tmp_path / "h3_r2000"
     assert not (work / "root").exists() and not (work / "warehouse").exists(), "not cleaned up"
     assert (work / "logs" / "run_1.log").is_file()
