@@ -176,9 +176,11 @@ _CHUNK = 8 << 20
 
 #: scan_file's answers in this process by (path, size, mtime_ns)
 SCANNED: dict[tuple[str, int, int], tuple[int, int, str]] = {}
-#: one lock per path scanned (and SCANNING's own): SQLMesh evaluates two models at once, and
-#: the classifier's render and the file accounting's may ask for the same file together
-SCANNING: dict[str, threading.Lock] = {}
+#: the (path, size, mtime_ns) whose line endings check_file has checked in this process
+CHECKED: set[tuple[str, int, int]] = set()
+#: one lock per pass ("check", "digest") and path (and SCANNING's own): SQLMesh evaluates two
+#: models at once, and the classifier's render and the file accounting's may ask together
+SCANNING: dict[tuple[str, str], threading.Lock] = {}
 SCANNING_LOCK = threading.Lock()
 
 
@@ -195,29 +197,30 @@ def _line_ending_error(path: Path, offset: int, line: int, header_crlf: bool) ->
     )
 
 
-def _read_checked(path: Path, feed=None) -> None:
-    """Read the file once, checking that every line ends like line 1 (LF or CRLF); pass each
-    chunk to ``feed`` when given.
+def _read_checked(path: Path) -> None:
+    """Read the file once, checking that every line ends like line 1 (LF or CRLF).
 
     SPEC §1 allows LF or CRLF; DuckDB's strict reader refuses a file that mixes them with a
     message naming neither line nor cause, so the mix is found here first, with its line.
     A line end inside a quoted field is data, not a line end: a position is inside quotes when
     an odd number of ``"`` precede it (RFC 4180 doubles quotes inside quoted fields, so the
-    parity holds). An LF file costs one ``find`` of CR per chunk (no measurable cost over
-    reading it: 1.16 GB in 0.18 s from the page cache); a CRLF file two counts per chunk
-    (~0.5 s per GB). Plain functions, no class: SQLMesh serialises this code into the models.
+    parity holds). An LF file costs one ``find`` of CR per chunk: 1.35 GB in 0.3 s from the page
+    cache (issue 20; counting its quotes and lines as well took 1.8 s). The quotes and lines
+    before a position are counted only once a CR LF (LF file) or a lone LF (CRLF file) is met,
+    by reading the file again up to that chunk, and from then on per chunk. Plain functions,
+    no class: SQLMesh serialises this code into the models.
     """
-    state = {"crlf": None, "offset": 0, "quotes": 0, "lines": 0, "last": b""}
+    state = {"crlf": None, "offset": 0, "quotes": None, "lines": None, "last": b""}
 
     def fail_outside_quotes(chunk: bytes, pos: int) -> None:
+        if state["quotes"] is None:  # the first suspect: count what came before this chunk
+            state["quotes"], state["lines"] = _quotes_and_lines(path, state["offset"])
         if (state["quotes"] + chunk.count(b'"', 0, pos)) % 2 == 0:
             line = state["lines"] + chunk.count(b"\n", 0, pos) + 1
             raise _line_ending_error(path, state["offset"] + pos, line, bool(state["crlf"]))
 
     with open(path, "rb") as handle:
         while chunk := handle.read(_CHUNK):
-            if feed is not None:
-                feed(chunk)
             if state["crlf"] is None:
                 end = chunk.find(b"\n")
                 state["crlf"] = end > 0 and chunk[end - 1 : end] == b"\r"
@@ -239,9 +242,37 @@ def _read_checked(path: Path, feed=None) -> None:
                         fail_outside_quotes(chunk, pos + 1)
                     pos = chunk.find(b"\r", pos + 1)
             state["offset"] += len(chunk)
-            state["quotes"] += chunk.count(b'"')
-            state["lines"] += chunk.count(b"\n")
+            if state["quotes"] is not None:
+                state["quotes"] += chunk.count(b'"')
+                state["lines"] += chunk.count(b"\n")
             state["last"] = chunk[-1:]
+
+
+def _quotes_and_lines(path: Path, size: int) -> tuple[int, int]:
+    """The ``"`` and LF counts of the first ``size`` bytes of the file."""
+    quotes = lines = 0
+    with open(path, "rb") as handle:
+        while size > 0 and (chunk := handle.read(min(_CHUNK, size))):
+            quotes += chunk.count(b'"')
+            lines += chunk.count(b"\n")
+            size -= len(chunk)
+    return quotes, lines
+
+
+def check_file(path: Path) -> None:
+    """The line-ending check of a delivery file (:func:`_read_checked`), once per file, stat and
+    process: what the classifier's render needs before DuckDB reads the file (0.3 s for 1.35 GB).
+    A file that changes while it is read is refused (LandingFileError): it is still being
+    written, and nothing of it is loaded this run."""
+    from benefits_mesh import landing
+
+    with _path_lock("check", path):
+        before = _fingerprint(path)
+        if (str(path), *before) in landing.CHECKED:
+            return
+        _read_checked(path)
+        _refuse_if_changed(path, before)
+        landing.CHECKED.add((str(path), *before))
 
 
 def scan_file(path: Path) -> tuple[int, int, str]:
@@ -252,56 +283,52 @@ def scan_file(path: Path) -> tuple[int, int, str]:
     The (size, mtime) pair is recorded with the load: a later change is found by a stat, and
     only a changed stat costs a digest (see benefits_mesh.inventory).
 
-    One scan per file and process: a run renders the classifier (which must not read a file with
-    mixed line endings) and the file's load accounting (which records the digest), and both ask
-    here; the second gets the first's answer while the file's (size, mtime) are unchanged (one
-    pass over a 1.35 GB file is 1.7 s, issue 20), waiting for it when both ask at once (two
-    models evaluate at once). The answers live in the imported module, as SQLMesh runs its own
-    copy of this function in each model that uses it.
+    Each pass once per file, stat and process, kept in the imported module (SQLMesh runs its
+    own copy of this function in each model that uses it): the line-ending check, which the
+    classifier's render has usually made already (:func:`check_file`), then the digest, the
+    slower pass (BLAKE2b: 1.35 GB in 1.4-2.4 s), which the file-metadata model makes on the
+    second worker while the classifier runs (issue 20). Two models evaluate at once, so each
+    pass has a lock per path: a second asker waits for the first's answer.
     """
     from benefits_mesh import landing
 
-    with landing.SCANNING_LOCK:
-        lock = landing.SCANNING.setdefault(str(path), threading.Lock())
-    with lock:
+    check_file(path)
+    with _path_lock("digest", path):
         before = _fingerprint(path)
         known = landing.SCANNED.get((str(path), *before))
         if known is not None:
             return known
-        scanned = _scan(path, before)
+        digest = _digest(path)
+        _refuse_if_changed(path, before)
+        scanned = (before[0], before[1], digest)
         landing.SCANNED[(str(path), *before)] = scanned
         return scanned
 
 
-def _scan(path: Path, before: tuple[int, int]) -> tuple[int, int, str]:
-    """scan_file's one pass: the line-ending check, the digest beside it, the stat after."""
+def _digest(path: Path) -> str:
     import hashlib
-    import queue
 
     digest = hashlib.blake2b()
-    # the digest in a second thread, beside the line-ending check: hashlib lets go of the GIL
-    # while it hashes a chunk, so the two passes overlap (issue 20: a 1.35 GB file 2.7 -> 1.7 s,
-    # 135 MB 0.27 -> 0.18 s)
-    chunks: queue.Queue = queue.Queue(maxsize=4)
-
-    def hash_chunks() -> None:
-        while (chunk := chunks.get()) is not None:
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
             digest.update(chunk)
+    return digest.hexdigest()[:32]
 
-    hashing = threading.Thread(target=hash_chunks, name="landing-digest", daemon=True)
-    hashing.start()
-    try:
-        _read_checked(path, chunks.put)
-    finally:
-        chunks.put(None)
-        hashing.join()
+
+def _path_lock(kind: str, path: Path) -> threading.Lock:
+    from benefits_mesh import landing
+
+    with landing.SCANNING_LOCK:
+        return landing.SCANNING.setdefault((kind, str(path)), threading.Lock())
+
+
+def _refuse_if_changed(path: Path, before: tuple[int, int]) -> None:
     after = _fingerprint(path)
     if after != before:
         raise LandingFileError(
             f"{path}: changed while it was being read ({before[0]:,} -> {after[0]:,} bytes): it "
             "is still being written; nothing of it was loaded, the next run loads it"
         )
-    return before[0], before[1], digest.hexdigest()[:32]
 
 
 def read_csv_call(file: DeliveryFile) -> str:
@@ -392,7 +419,7 @@ def read_csv_sql(file: DeliveryFile, engine: str = "duckdb") -> str:
     empty lines are skipped by both readers, not numbered.
     """
     _, path, day, _, _ = file
-    scan_file(path)  # line endings checked (the digest is kept for the file's accounting)
+    check_file(path)  # line endings (the digest is the file accounting's, stg_<src>__files)
     meta = (
         f"SELECT {_quote(path.name)} AS _source_file, "
         f"CAST({_quote(day.isoformat())} AS DATE) AS _delivery_date, "

@@ -382,10 +382,10 @@ def test_the_lending_snapshot_folder_is_read_not_refused(tmp_path):
 
 
 def test_a_file_scan_digests_every_chunk_and_stops_at_a_mixed_line_end(tmp_path):
-    """landing.scan_file hashes in a second thread beside the line-ending check (issue 20): the
-    digest is BLAKE2b of the whole file over several 8 MB chunks, kept per process while the
-    file's stat is unchanged, and a mixed line end found past the first chunk still fails naming
-    its line (the hashing thread is stopped, not left waiting)."""
+    """landing.scan_file (issue 20): the digest is BLAKE2b of the whole file over several 8 MB
+    chunks, kept per process while the file's stat is unchanged, and a mixed line end found past
+    the first chunk still fails naming its line (the quotes and lines before it are counted only
+    then, by reading the file again up to its chunk)."""
     import hashlib
 
     from benefits_mesh.landing import SCANNED, LandingFileError, scan_file
@@ -412,11 +412,28 @@ def test_a_file_scan_digests_every_chunk_and_stops_at_a_mixed_line_end(tmp_path)
     with pytest.raises(LandingFileError, match=rf"line {line}: ends with LF but line 1 ends"):
         scan_file(mixed)
 
+    # an LF file: a CR LF inside a quoted field (data) in the second chunk, then a real CR LF in
+    # the third: the quotes before the first suspect are counted, the second is named
+    quoted = b'C2,P2,12-3456789,medical,2026-03-01,"10\r\n.00"\n'
+    head = body[: body.index(b"\n", 9 << 20) + 1] + quoted  # past the first 8 MB chunk
+    rest = body[len(head) - len(quoted) :]
+    cut = rest.index(b"\n", (18 << 20) - len(head))  # a record's LF in the third chunk
+    text = head + rest[:cut] + b"\r\n" + rest[cut + 1 :]
+    crlf_line = (head + rest[:cut]).count(b"\n") + 1  # physical lines, the quoted LF included
+    late_mix = tmp_path / "claims_2026-03-05.csv"
+    late_mix.write_bytes(text)
+    with pytest.raises(LandingFileError, match=rf"line {crlf_line}: ends with CRLF but line 1"):
+        scan_file(late_mix)
+    clean_quoted = tmp_path / "claims_2026-03-06.csv"
+    clean_quoted.write_bytes(head + rest)  # the quoted CR LF alone is data: accepted
+    assert scan_file(clean_quoted)[0] == len(head + rest)
+
 
 def test_two_models_asking_for_one_file_at_once_share_one_scan(tmp_path, monkeypatch):
     """SQLMesh evaluates two models at once (config.yaml concurrent_tasks): the classifier's render
-    and the file accounting's may ask scan_file for the same file together. The second waits for
-    the first's pass instead of reading the file beside it (issue 20)."""
+    (check_file) and the file accounting's (scan_file) may ask for the same file together. Each
+    pass (the line-ending check, the digest) is made once, a second asker waiting for the first's
+    answer instead of reading the file beside it (issue 20)."""
     import hashlib
     import threading
 
@@ -426,21 +443,23 @@ def test_two_models_asking_for_one_file_at_once_share_one_scan(tmp_path, monkeyp
     body = b"claim_id,person_id,company_ein,claim_type,service_date,amount\n" + record * 500_000
     path = tmp_path / "claims_2026-03-04.csv"
     path.write_bytes(body)
-    passes = []
-    read = landing._read_checked
-    monkeypatch.setattr(landing, "_read_checked", lambda *args: passes.append(1) or read(*args))
+    checks, digests = [], []
+    read, digest = landing._read_checked, landing._digest
+    monkeypatch.setattr(landing, "_read_checked", lambda *args: checks.append(1) or read(*args))
+    monkeypatch.setattr(landing, "_digest", lambda *args: digests.append(1) or digest(*args))
     start = threading.Barrier(4)
     answers = []
 
-    def ask() -> None:
+    def ask(scan: bool) -> None:
         start.wait()
-        answers.append(landing.scan_file(path))
+        answers.append(landing.scan_file(path) if scan else landing.check_file(path))
 
-    askers = [threading.Thread(target=ask) for _ in range(4)]
+    askers = [threading.Thread(target=ask, args=(k % 2 == 0,)) for k in range(4)]
     for asker in askers:
         asker.start()
     for asker in askers:
         asker.join()
-    assert len(passes) == 1
-    assert {answer[2] for answer in answers} == {hashlib.blake2b(body).hexdigest()[:32]}
-    assert len(answers) == 4
+    assert (len(checks), len(digests)) == (1, 1)
+    scanned = [answer for answer in answers if answer is not None]
+    assert {answer[2] for answer in scanned} == {hashlib.blake2b(body).hexdigest()[:32]}
+    assert len(answers) == 4 and len(scanned) == 2
