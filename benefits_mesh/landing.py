@@ -292,14 +292,14 @@ def scan_file(path: Path) -> tuple[int, int, str]:
     """
     from benefits_mesh import landing
 
-    check_file(path)
     with _path_lock("digest", path):
         before = _fingerprint(path)
         known = landing.SCANNED.get((str(path), *before))
         if known is not None:
             return known
+        check_file(path)
         digest = _digest(path)
-        _refuse_if_changed(path, before)
+        _refuse_if_changed(path, before)  # also a change between the check and the digest
         scanned = (before[0], before[1], digest)
         landing.SCANNED[(str(path), *before)] = scanned
         return scanned
