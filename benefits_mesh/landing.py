@@ -177,7 +177,7 @@ _CHUNK = 8 << 20
 #: scan_file's answers in this process by (path, size, mtime_ns)
 SCANNED: dict[tuple[str, int, int], tuple[int, int, str]] = {}
 #: the (path, size, mtime_ns) whose line endings check_file has checked in this process
-CHECKED: set[tuple[str, int, int]] = set()
+CHECKED: dict[tuple[str, int, int], None] = {}
 #: one lock per pass ("check", "digest") and path (and SCANNING's own): SQLMesh evaluates two
 #: models at once, and the classifier's render and the file accounting's may ask together
 SCANNING: dict[tuple[str, str], threading.Lock] = {}
@@ -266,13 +266,7 @@ def check_file(path: Path) -> None:
     written, and nothing of it is loaded this run."""
     from benefits_mesh import landing
 
-    with _path_lock("check", path):
-        before = _fingerprint(path)
-        if (str(path), *before) in landing.CHECKED:
-            return
-        _read_checked(path)
-        _refuse_if_changed(path, before)
-        landing.CHECKED.add((str(path), *before))
+    _once_per_stat(landing.CHECKED, "check", path, lambda before: _read_checked(path))
 
 
 def scan_file(path: Path) -> tuple[int, int, str]:
@@ -283,26 +277,46 @@ def scan_file(path: Path) -> tuple[int, int, str]:
     The (size, mtime) pair is recorded with the load: a later change is found by a stat, and
     only a changed stat costs a digest (see benefits_mesh.inventory).
 
-    Each pass once per file, stat and process, kept in the imported module (SQLMesh runs its
-    own copy of this function in each model that uses it): the line-ending check, which the
-    classifier's render has usually made already (:func:`check_file`), then the digest, the
-    slower pass (BLAKE2b: 1.35 GB in 1.4-2.4 s), which the file-metadata model makes on the
-    second worker while the classifier runs (issue 20). Two models evaluate at once, so each
-    pass has a lock per path: a second asker waits for the first's answer.
+    Each pass once per file, stat and process (:func:`_once_per_stat`): the line-ending check,
+    which the classifier's render has usually made already (:func:`check_file`), then the
+    digest, the slower pass (BLAKE2b: 1.35 GB in 1.4-2.4 s), which the file-metadata model makes
+    on the second worker while the classifier runs (issue 20). The check is made under the
+    digest's lock after its first stat, so a file rewritten between the two passes is refused.
     """
     from benefits_mesh import landing
 
-    with _path_lock("digest", path):
-        before = _fingerprint(path)
-        known = landing.SCANNED.get((str(path), *before))
-        if known is not None:
-            return known
+    def digest(before: tuple[int, int]) -> tuple[int, int, str]:
         check_file(path)
-        digest = _digest(path)
-        _refuse_if_changed(path, before)  # also a change between the check and the digest
-        scanned = (before[0], before[1], digest)
-        landing.SCANNED[(str(path), *before)] = scanned
-        return scanned
+        return before[0], before[1], _digest(path)
+
+    return _once_per_stat(landing.SCANNED, "digest", path, digest)
+
+
+def _once_per_stat(answers: dict, kind: str, path: Path, work):
+    """``work(stat)``'s answer for the file, made once per (path, size, mtime_ns) and process.
+
+    The answers live in the imported module (SQLMesh runs its own copy of these functions in
+    each model that uses them, so a global of the copy would not be shared); a lock per pass
+    and path makes a second asker wait for the first's answer (two models evaluate at once);
+    a file that changed during the pass is refused (LandingFileError) and nothing is kept."""
+    from benefits_mesh import landing
+
+    with landing.SCANNING_LOCK:
+        lock = landing.SCANNING.setdefault((kind, str(path)), threading.Lock())
+    with lock:
+        before = _fingerprint(path)
+        key = (str(path), *before)
+        if key not in answers:
+            answer = work(before)
+            after = _fingerprint(path)
+            if after != before:
+                raise LandingFileError(
+                    f"{path}: changed while it was being read ({before[0]:,} -> {after[0]:,} "
+                    "bytes): it is still being written; nothing of it was loaded, the next run "
+                    "loads it"
+                )
+            answers[key] = answer
+        return answers[key]
 
 
 def _digest(path: Path) -> str:
@@ -313,22 +327,6 @@ def _digest(path: Path) -> str:
         while chunk := handle.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()[:32]
-
-
-def _path_lock(kind: str, path: Path) -> threading.Lock:
-    from benefits_mesh import landing
-
-    with landing.SCANNING_LOCK:
-        return landing.SCANNING.setdefault((kind, str(path)), threading.Lock())
-
-
-def _refuse_if_changed(path: Path, before: tuple[int, int]) -> None:
-    after = _fingerprint(path)
-    if after != before:
-        raise LandingFileError(
-            f"{path}: changed while it was being read ({before[0]:,} -> {after[0]:,} bytes): it "
-            "is still being written; nothing of it was loaded, the next run loads it"
-        )
 
 
 def read_csv_call(file: DeliveryFile) -> str:
