@@ -150,9 +150,11 @@ def prepare() -> None:
 
 
 def _settings() -> Path:
-    """Every BENEFITS_* variable config.yaml reads, checked once (a SettingError names a bad
-    one; SQLMesh would report it inside a long trace, or not at all); the warehouse path."""
+    """Every BENEFITS_* variable config.yaml reads, and BENEFITS_FULL_AUDITS (read when an audit
+    renders), checked once (a SettingError names a bad one; SQLMesh would report it inside a long
+    trace, or not at all); the warehouse path."""
     settings.start_date()
+    settings.full_audits()
     settings.memory_limit()
     settings.roster_as_of()
     settings.enrichment_provider()

@@ -226,6 +226,19 @@ def memory_limit() -> str:
     return value
 
 
+def full_audits() -> bool:
+    """``BENEFITS_FULL_AUDITS``: ``1`` (or ``true``/``yes``) runs the audits' re-proofs in every
+    batch; unset, empty or ``0`` (``false``/``no``) runs them only in a batch holding the first
+    day of a month (macros/audits.py). A re-proof checks again what SQLMesh's own merge already
+    guarantees, at the price of a pass over the model's history (issue 20)."""
+    value = (os.environ.get("BENEFITS_FULL_AUDITS") or "").strip().lower()
+    if value in ("", "0", "false", "no"):
+        return False
+    if value in ("1", "true", "yes"):
+        return True
+    raise SettingError(f"BENEFITS_FULL_AUDITS must be 1 or 0, got {value!r}")
+
+
 #: Row-count stability of the marts between runs (issue 6): a mart whose row count moved by
 #: more than this fraction of its previous count (and by more than the floor below) warns.
 DEFAULT_ROW_COUNT_TOLERANCE = 0.5

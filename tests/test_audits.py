@@ -455,3 +455,59 @@ def test_freshness_command_exit_codes(tmp_path, faketime, clock, env, code, word
     line = next(row for row in result.stdout.splitlines() if " claims " in row)
     assert line.startswith(word), line
     assert "claims_2026-03-05.csv" in line
+
+
+def _audit(folder: Path, faketime: str, start: str, end: str, **env: str):
+    return subprocess.run(
+        [
+            faketime,
+            CLOCK,
+            str(BIN / "sqlmesh"),
+            "-p",
+            str(folder),
+            "audit",
+            "--model",
+            "t.written_keys_held_outside",
+            "--start",
+            start,
+            "--end",
+            end,
+        ],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "SQLMESH__DISABLE_ANONYMIZED_ANALYTICS": "1", **env},
+    )
+
+
+def test_the_merge_re_proof_runs_monthly_or_on_demand(tmp_path, faketime):
+    """unique_written_keys re-proves SQLMesh's merge: it reads the table in a batch holding the
+    first day of a month, or with BENEFITS_FULL_AUDITS=1 (`sqlmesh audit` on demand), and not
+    in the other batches (macros/audits.py). Key 1, written on 2026-03-05, is also held by a row
+    of 2026-02-27: what a broken merge would leave."""
+    cases = {name: CASES[name] for name in ("written_keys_held_outside",)}
+    _write_project(tmp_path, cases)
+    planned = _plan(tmp_path, faketime)  # 2026-03-01 .. 03-09 holds March 1st: it runs
+    assert planned.returncode == 0, (planned.stdout + planned.stderr)[-4000:]
+    assert _warnings(planned.stdout + planned.stderr) == {
+        "written_keys_held_outside": {"unique_written_keys"}
+    }
+
+    def failed(result) -> bool:
+        output = " ".join((result.stdout + result.stderr).split())
+        if "unique_written_keys on model t.written_keys_held_outside ✅ PASS" in output:
+            return False
+        assert "unique_written_keys on model t.written_keys_held_outside ❌ FAIL [1]" in output
+        assert "Failure in audit unique_written_keys" in output, output[-3000:]
+        return True
+
+    # a daily batch in mid-month: the re-proof is not due and reads nothing
+    mid_month = _audit(tmp_path, faketime, "2026-03-05", "2026-03-05")
+    assert not failed(mid_month), mid_month.stdout[-3000:]
+    # the same batch on demand
+    on_demand = _audit(tmp_path, faketime, "2026-03-05", "2026-03-05", BENEFITS_FULL_AUDITS="1")
+    assert failed(on_demand), on_demand.stdout[-3000:]
+    # a batch holding the first day of a month (a catch-up over the month start)
+    month_start = _audit(tmp_path, faketime, "2026-02-28", "2026-03-05")
+    assert failed(month_start), month_start.stdout[-3000:]

@@ -53,6 +53,7 @@ def _sqlmesh(cwd, env_changes: dict[str, str | None], *args: str) -> subprocess.
         ("BENEFITS_ROSTER_AS_OF", "yesterday", "BENEFITS_ROSTER_AS_OF must be an ISO date"),
         ("BENEFITS_ENRICHMENT", "ftp", "BENEFITS_ENRICHMENT must be file or http"),
         ("BENEFITS_STATE", "mysql", "BENEFITS_STATE must be duckdb or postgres"),
+        ("BENEFITS_FULL_AUDITS", "sometimes", "BENEFITS_FULL_AUDITS must be 1 or 0, got"),
     ],
 )
 def test_a_bad_setting_is_one_line_naming_it(tmp_path, variable, value, message):

@@ -7,7 +7,10 @@
    batch reads only its own days plus the staged days after it, never the staged history: the
    daily cost follows the day's volume (DESIGN.md, Performance).
    The audits check what a batch can break, on the batch's rows (full-table checks would cost a
-   scan of the whole history every day).
+   scan of the whole history every day). unique_written_keys re-proves SQLMesh's merge with a
+   pass over the whole table: it runs in a batch holding the first day of a month, with
+   BENEFITS_FULL_AUDITS=1, or on demand (macros/audits.py); join_cardinality bounds the batch's
+   rows by its staged claim_ids every run.
    source_file and source_row_number locate the current version's line in its delivery file (the
    staged copy: for exact duplicates the first, which the classifier keeps), so
    marts.trace_cost_spikes needs no join back to the staged history. */
