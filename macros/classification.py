@@ -11,8 +11,11 @@ One algorithm for every source, per delivery file:
 
 Both windows run only over the rows whose key repeats within the file or is NULL: two identical
 raw rows share their key, so every exact copy and every conflicting duplicate is among them. The
-(file, key) groups with more than one row are found by a hash aggregate first; at 20 M rows a
-day they are a few per cent of the rows (DESIGN.md, Performance). Each derived value is one
+(file, key) groups with more than one row are found by an aggregate over a hash of the pair
+(``HASH``: 64 bits on DuckDB, 32 on Spark), then a join on it; at 20 M rows a day they are a few
+per cent of the rows (DESIGN.md, Performance). A hash groups faster than the two strings; a
+collision only sends the rows of a pair seen once through the windows, which partition by the
+values themselves and classify them like any row (tests/test_contract_classifier.py). Each derived value is one
 column of the CTE after the values it reads, so it is computed once per row.
 
 Why one entry point per source (``@classify_claims()`` rather than ``@classify('claims')``):
@@ -58,7 +61,7 @@ from macros.cleaning import (
 LANDED_METADATA = {"_source_file": "TEXT", "_delivery_date": "DATE", "_row_number": "BIGINT"}
 
 #: Names the algorithm uses for its own columns; a description may not reuse them.
-RESERVED = ("copy_number", "is_conflicting", "in_group", "reject_reason")
+RESERVED = ("copy_number", "is_conflicting", "in_group", "key_hash", "reject_reason")
 
 
 @macro()
@@ -133,6 +136,9 @@ def classification_query(evaluator, description: dict) -> exp.Query:
     def projection(names, alias: str) -> str:
         return ", ".join(f"{alias}.{name}" for name in names)
 
+    def key_hash(alias: str) -> str:
+        return f"HASH({alias}._source_file, {alias}.{key})"
+
     landed = ", ".join([f"l.{name}" for name in metadata] + [f"l.{c} AS raw_{c}" for c in columns])
     carried = [*metadata, *raw, key]
     blank_raw = ", ".join(blank_as_null(evaluator, exp.column(name, "g")) for name in raw)
@@ -140,12 +146,13 @@ def classification_query(evaluator, description: dict) -> exp.Query:
         f"landed AS (SELECT {landed} FROM {description['landed']} AS l)",
         f"keyed AS (SELECT {projection(carried[:-1], 'l')}, "
         f"{expression(plan['values'][key], 'l')} AS {key} FROM landed AS l)",
-        # (file, key) delivered more than once in the file
-        f"repeated_keys AS (SELECT k._source_file, k.{key} FROM keyed AS k "
-        f"WHERE NOT k.{key} IS NULL GROUP BY k._source_file, k.{key} HAVING COUNT(*) > 1)",
+        # hashes of (file, key) delivered more than once in the file (and of a few colliding
+        # pairs, whose rows the windows below then classify like any other)
+        f"repeated_keys AS (SELECT {key_hash('k')} AS key_hash FROM keyed AS k "
+        f"WHERE NOT k.{key} IS NULL GROUP BY {key_hash('k')} HAVING COUNT(*) > 1)",
         f"grouped AS (SELECT {projection(carried, 'k')}, "
-        f"(NOT r.{key} IS NULL OR k.{key} IS NULL) AS in_group FROM keyed AS k "
-        f"LEFT JOIN repeated_keys AS r ON r._source_file = k._source_file AND r.{key} = k.{key})",
+        f"(NOT r.key_hash IS NULL OR k.{key} IS NULL) AS in_group FROM keyed AS k "
+        f"LEFT JOIN repeated_keys AS r ON r.key_hash = {key_hash('k')})",
         # step 1: rows identical in every contract column (raw values) collapse
         f"copies AS (SELECT {projection(carried, 'g')}, ROW_NUMBER() OVER ("
         f"PARTITION BY g._source_file, {blank_raw} ORDER BY g._row_number) AS copy_number "

@@ -207,3 +207,78 @@ def test_a_broken_description_is_refused(change: dict, message: str) -> None:
         description["output"] = (("claim_id", "TEXT"),)
     with pytest.raises(ValueError, match=message):
         _render(description)
+
+
+def test_a_key_hash_collision_only_costs_work() -> None:
+    """The classifier finds the (file, key) pairs delivered more than once by grouping a hash of
+    the pair: a collision puts rows of a pair seen once through the duplicate windows too, which
+    must classify them as they would otherwise. Forcing every pair onto one hash (all rows
+    through the windows) gives the same rows, column for column."""
+    claims = contract.CLAIMS
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA staging")
+    names = ", ".join(f"{c} VARCHAR" for c in claims["columns"])
+    con.execute(
+        f"CREATE TABLE {claims['landed']} (_source_file VARCHAR, _delivery_date DATE, "
+        f"_row_number BIGINT, {names})"
+    )
+    rows = {
+        "a.csv": [
+            ("C1", "P1", "12-3456789", "medical", "2026-03-01", "10.00"),  # staged
+            ("C2", "P2", "12-3456789", "dental", "2026-03-01", "20"),  # 2, 3: exact copies
+            ("C2", "P2", "12-3456789", "dental", "2026-03-01", "20"),
+            ("C3", "P3", "12-3456789", "vision", "2026-03-01", "5"),  # 4, 5: conflicting
+            ("C3", "P3", "12-3456789", "vision", "2026-03-02", "5"),
+            (None, "P4", "12-3456789", "vision", "2026-03-01", "5"),  # 6, 7: no key, copies
+            (None, "P4", "12-3456789", "vision", "2026-03-01", "5"),
+            (" C4", "P5", "bad", "medical", "2026-03-01", "1"),  # invalid EIN
+            ("C4", "P5", "12-3456789", "medical", "2026-03-01", "1"),  # same key as 8
+            ("C5", "P6", "12-3456789", "medical", " ", "1"),  # 10, 11: copies (blank = NULL)
+            ("C5", "P6", "12-3456789", "medical", "", "1"),
+        ],
+        "b.csv": [
+            ("C1", "P1", "12-3456789", "medical", "2026-03-01", "10.00"),  # C1 again: another file
+            ("C2", "P2", "12-3456789", "dental", "2026-03-01", "20"),
+        ],
+    }
+    for file, records in rows.items():
+        for number, record in enumerate(records, start=1):
+            con.execute(
+                f"INSERT INTO {claims['landed']} VALUES (?, DATE '2026-03-07', ?, "
+                f"{', '.join('?' * len(record))})",
+                [file, number, *record],
+            )
+    query = _render(claims)
+    hashes = query.count("HASH(k._source_file, k.claim_id)")
+    assert hashes == 3, query  # the aggregate's key (selected, grouped) and the join's
+    colliding = query.replace("HASH(k._source_file, k.claim_id)", "LENGTH(k._source_file) * 0")
+
+    def result(sql: str) -> list[tuple]:
+        return con.execute(
+            f"SELECT * EXCLUDE (_loaded_at) FROM ({sql}) ORDER BY _source_file, _row_number"
+        ).fetchall()
+
+    hashed, everything_colliding = result(query), result(colliding)
+    assert len(hashed) == 13
+    assert hashed == everything_colliding
+    statuses = {
+        (file, number): (status, reason)
+        for file, number, status, reason in con.execute(
+            f"SELECT _source_file, _row_number, _row_status, _reject_reason FROM ({query})"
+        ).fetchall()
+    }
+    assert statuses == {
+        ("a.csv", 1): ("staged", None),
+        ("a.csv", 2): ("staged", None),
+        ("a.csv", 3): ("duplicate", None),
+        ("a.csv", 4): ("quarantined", "conflicting_duplicate"),
+        ("a.csv", 5): ("quarantined", "conflicting_duplicate"),
+        ("a.csv", 6): ("quarantined", "missing_claim_id"),
+        ("a.csv", 7): ("duplicate", None),
+        ("a.csv", 8): ("quarantined", "conflicting_duplicate"),
+        ("a.csv", 9): ("quarantined", "conflicting_duplicate"),
+        ("a.csv", 10): ("quarantined", "missing_service_date"),
+        ("a.csv", 11): ("duplicate", None),
+        ("b.csv", 1): ("staged", None),
+        ("b.csv", 2): ("staged", None),
+    }
