@@ -15,8 +15,8 @@ raw rows share their key, so every exact copy and every conflicting duplicate is
 (``HASH``: 64 bits on DuckDB, 32 on Spark), then a join on it; at 20 M rows a day they are a few
 per cent of the rows (DESIGN.md, Performance). A hash groups faster than the two strings; a
 collision only sends the rows of a pair seen once through the windows, which partition by the
-values themselves and classify them like any row (tests/test_contract_classifier.py). Each derived value is one
-column of the CTE after the values it reads, so it is computed once per row.
+values themselves and classify them like any row (tests/test_contract_classifier.py). Each
+derived value is one column of the CTE after the values it reads, so it is computed once per row.
 
 Why one entry point per source (``@classify_claims()`` rather than ``@classify('claims')``):
 SQLMesh stores the globals a macro reads in the model, by value. Reading only its own
