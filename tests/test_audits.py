@@ -351,24 +351,20 @@ def _write_project(
         )
 
 
-def _plan(folder: Path, faketime: str) -> subprocess.CompletedProcess:
+def _sqlmesh(folder: Path, faketime: str, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """`sqlmesh -p <folder> args` under faketime at CLOCK, with extra environment variables."""
     return subprocess.run(
-        [
-            faketime,
-            CLOCK,
-            str(BIN / "sqlmesh"),
-            "-p",
-            str(folder),
-            "plan",
-            "--auto-apply",
-            "--no-prompts",
-        ],
+        [faketime, CLOCK, str(BIN / "sqlmesh"), "-p", str(folder), *args],
         cwd=folder,
         capture_output=True,
         text=True,
         timeout=600,
-        env={**os.environ, "SQLMESH__DISABLE_ANONYMIZED_ANALYTICS": "1"},
+        env={**os.environ, "SQLMESH__DISABLE_ANONYMIZED_ANALYTICS": "1", **env},
     )
+
+
+def _plan(folder: Path, faketime: str) -> subprocess.CompletedProcess:
+    return _sqlmesh(folder, faketime, "plan", "--auto-apply", "--no-prompts")
 
 
 def _warnings(output: str) -> dict[str, set[str]]:
@@ -458,26 +454,9 @@ def test_freshness_command_exit_codes(tmp_path, faketime, clock, env, code, word
 
 
 def _audit(folder: Path, faketime: str, start: str, end: str, **env: str):
-    return subprocess.run(
-        [
-            faketime,
-            CLOCK,
-            str(BIN / "sqlmesh"),
-            "-p",
-            str(folder),
-            "audit",
-            "--model",
-            "t.written_keys_held_outside",
-            "--start",
-            start,
-            "--end",
-            end,
-        ],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "SQLMESH__DISABLE_ANONYMIZED_ANALYTICS": "1", **env},
+    model = "t.written_keys_held_outside"
+    return _sqlmesh(
+        folder, faketime, "audit", "--model", model, "--start", start, "--end", end, **env
     )
 
 
