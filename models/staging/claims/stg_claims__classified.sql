@@ -7,7 +7,8 @@
 MODEL (
   name staging.stg_claims__classified,
   kind INCREMENTAL_BY_TIME_RANGE (
-    time_column _delivery_date
+    time_column _delivery_date,
+    batch_concurrency 1 /* a backfill's batches one at a time: two at once doubled the spill */
   ),
   signals (
     delivery_ready(source := 'claims')
