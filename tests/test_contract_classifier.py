@@ -83,16 +83,19 @@ def _render(description: dict) -> str:
     return classification.classification_query(evaluator, description).sql(dialect="duckdb")
 
 
-def _landed(con, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
+def _landed(
+    con, table: str, columns: tuple[str, ...], rows: list[tuple], file: str = "lending.csv"
+) -> None:
+    """The landed records of one delivery file, numbered from 1 (the table made on first use)."""
     names = ", ".join(f"{c} VARCHAR" for c in columns)
     con.execute(
-        f"CREATE TABLE {table} (_source_file VARCHAR, _delivery_date DATE, _row_number BIGINT, "
-        f"{names})"
+        f"CREATE TABLE IF NOT EXISTS {table} (_source_file VARCHAR, _delivery_date DATE, "
+        f"_row_number BIGINT, {names})"
     )
     for number, row in enumerate(rows, start=1):
         con.execute(
             f"INSERT INTO {table} VALUES (?, DATE '2026-03-07', ?, {', '.join('?' * len(row))})",
-            ["lending.csv", number, *row],
+            [file, number, *row],
         )
 
 
@@ -217,11 +220,6 @@ def test_a_key_hash_collision_only_costs_work() -> None:
     claims = contract.CLAIMS
     con = duckdb.connect()
     con.execute("CREATE SCHEMA staging")
-    names = ", ".join(f"{c} VARCHAR" for c in claims["columns"])
-    con.execute(
-        f"CREATE TABLE {claims['landed']} (_source_file VARCHAR, _delivery_date DATE, "
-        f"_row_number BIGINT, {names})"
-    )
     rows = {
         "a.csv": [
             ("C1", "P1", "12-3456789", "medical", "2026-03-01", "10.00"),  # staged
@@ -242,12 +240,7 @@ def test_a_key_hash_collision_only_costs_work() -> None:
         ],
     }
     for file, records in rows.items():
-        for number, record in enumerate(records, start=1):
-            con.execute(
-                f"INSERT INTO {claims['landed']} VALUES (?, DATE '2026-03-07', ?, "
-                f"{', '.join('?' * len(record))})",
-                [file, number, *record],
-            )
+        _landed(con, claims["landed"], claims["columns"], records, file)
     query = _render(claims)
     hashes = query.count("HASH(k._source_file, k.claim_id)")
     assert hashes == 3, query  # the aggregate's key (selected, grouped) and the join's
