@@ -10,7 +10,10 @@ One algorithm for every source, per delivery file:
 3. every other row gets the first failing rule as its reason, or is staged.
 
 Both windows run only over the rows whose key repeats within the file or is NULL: two identical
-raw rows share their key, so every exact copy and every conflicting duplicate is among them. The
+raw rows share their key, so every exact copy and every conflicting duplicate is among them.
+Only those rows' place (file, row number) leaves the windows with their copy number and
+conflict; every row then picks them up by a join on its place (1 and FALSE for a row of no
+group), so the full-width rows pass through no second copy of themselves. The
 (file, key) groups with more than one row are found by an aggregate over a hash of the pair
 (``HASH``: 64 bits on DuckDB, 32 on Spark), then a join on it; at 20 M rows a day they are a few
 per cent of the rows (DESIGN.md, Performance). A hash groups faster than the two strings; a
@@ -42,12 +45,15 @@ from macros.cleaning import (
     amount_fraction,
     amount_from_parts,
     amount_integer,
+    amount_is_plain,
     amount_parts_are_negative,
     amount_parts_are_too_large,
     amount_text,
     amount_text_is_parseable,
     blank_as_null,
     date_from_text,
+    date_is_iso,
+    date_text,
     normalize_email,
     normalize_enum,
     normalize_text,
@@ -61,7 +67,7 @@ from macros.cleaning import (
 LANDED_METADATA = {"_source_file": "TEXT", "_delivery_date": "DATE", "_row_number": "BIGINT"}
 
 #: Names the algorithm uses for its own columns; a description may not reuse them.
-RESERVED = ("copy_number", "is_conflicting", "in_group", "key_hash", "reject_reason")
+RESERVED = ("copy_number", "is_conflicting", "key_hash", "reject_reason")
 
 
 @macro()
@@ -109,7 +115,10 @@ def cleaning_macros() -> dict:
             normalize_email,
             parse_ein,
             parse_date,
+            date_is_iso,
+            date_text,
             date_from_text,
+            amount_is_plain,
             amount_text,
             amount_integer,
             amount_fraction,
@@ -141,7 +150,7 @@ def classification_query(evaluator, description: dict) -> exp.Query:
 
     landed = ", ".join([f"l.{name}" for name in metadata] + [f"l.{c} AS raw_{c}" for c in columns])
     carried = [*metadata, *raw, key]
-    blank_raw = ", ".join(blank_as_null(evaluator, exp.column(name, "g")) for name in raw)
+    blank_raw = ", ".join(blank_as_null(evaluator, exp.column(name, "k")) for name in raw)
     ctes = [
         f"landed AS (SELECT {landed} FROM {description['landed']} AS l)",
         f"keyed AS (SELECT {projection(carried[:-1], 'l')}, "
@@ -150,19 +159,21 @@ def classification_query(evaluator, description: dict) -> exp.Query:
         # pairs, whose rows the windows below then classify like any other)
         f"repeated_keys AS (SELECT {key_hash('k')} AS key_hash FROM keyed AS k "
         f"WHERE NOT k.{key} IS NULL GROUP BY {key_hash('k')} HAVING COUNT(*) > 1)",
-        f"grouped AS (SELECT {projection(carried, 'k')}, "
-        f"(NOT r.key_hash IS NULL OR k.{key} IS NULL) AS in_group FROM keyed AS k "
-        f"LEFT JOIN repeated_keys AS r ON r.key_hash = {key_hash('k')})",
-        # step 1: rows identical in every contract column (raw values) collapse
-        f"copies AS (SELECT {projection(carried, 'g')}, ROW_NUMBER() OVER ("
-        f"PARTITION BY g._source_file, {blank_raw} ORDER BY g._row_number) AS copy_number "
-        "FROM grouped AS g WHERE g.in_group)",
+        # step 1: among the rows of a repeated (file, key) or without a key, rows identical in
+        # every contract column (raw values) collapse: only those rows, and only their place
+        f"copies AS (SELECT k._source_file, k._row_number, k.{key}, ROW_NUMBER() OVER ("
+        f"PARTITION BY k._source_file, {blank_raw} ORDER BY k._row_number) AS copy_number "
+        f"FROM keyed AS k LEFT JOIN repeated_keys AS r ON r.key_hash = {key_hash('k')} "
+        f"WHERE NOT r.key_hash IS NULL OR k.{key} IS NULL)",
         # step 2: distinct rows (first copies) sharing a key in one file
-        f"numbered AS (SELECT {projection(carried, 'g')}, 1 AS copy_number, "
-        "FALSE AS is_conflicting FROM grouped AS g WHERE NOT g.in_group "
-        f"UNION ALL SELECT {projection(carried, 'c')}, c.copy_number, NOT c.{key} IS NULL "
-        "AND SUM(CASE WHEN c.copy_number = 1 THEN 1 ELSE 0 END) OVER "
+        "duplicates AS (SELECT c._source_file, c._row_number, c.copy_number, "
+        f"NOT c.{key} IS NULL AND SUM(CASE WHEN c.copy_number = 1 THEN 1 ELSE 0 END) OVER "
         f"(PARTITION BY c._source_file, c.{key}) > 1 AS is_conflicting FROM copies AS c)",
+        # every row, with its copy number and conflict (a row of no group: 1, FALSE)
+        f"numbered AS (SELECT {projection(carried, 'k')}, COALESCE(d.copy_number, 1) "
+        "AS copy_number, COALESCE(d.is_conflicting, FALSE) AS is_conflicting FROM keyed AS k "
+        "LEFT JOIN duplicates AS d ON d._source_file = k._source_file "
+        "AND d._row_number = k._row_number)",
     ]
     carried += ["copy_number", "is_conflicting"]
     previous = "numbered"
