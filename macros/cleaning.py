@@ -11,7 +11,7 @@ its rewriting regexes (REGEXP_REPLACE / REGEXP_EXTRACT, 0.13-0.4 s each) only wh
 no. Where several macros would ask the same question of one value (the four parts of an amount,
 a date's text and its parse), it is asked once, as a column of its own (@amount_is_plain,
 @date_is_iso), and the others read that flag: a claims row then runs six regexes, not eleven
-(the in-memory classification of 2 M claims 3.2-3.5 -> 2.9-3.0 s, BENCHMARKS.md).
+(the in-memory classification of 2 M claims 3.11 -> 2.94 s, BENCHMARKS.md).
 A fast path returns exactly what the slow path returns for every value it accepts (the
 ``*_slow_sql`` builders below are the definitions; tests/test_cleaning_fast_paths.py runs both
 over awkward values on DuckDB, tests/test_spark.py the YAML tests on Spark). The questions end
