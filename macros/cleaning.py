@@ -30,10 +30,29 @@ def _sql(evaluator, expression: exp.Expression) -> str:
     return expression.sql(dialect=evaluator.dialect)
 
 
-def fast_path(value: str, question: str, fast: str, slow: str) -> str:
-    """``fast`` when ``value`` matches the whole of ``question`` (a regex starting with ``^``;
-    ``\\z`` is appended here), else ``slow``: the one shape of every fast path below."""
-    return f"CASE WHEN REGEXP_MATCHES({value}, '{question}\\z') THEN {fast} ELSE {slow} END"
+def _optional(evaluator, value: exp.Expression | None) -> str | None:
+    return None if value is None else _sql(evaluator, value)
+
+
+def question_sql(value: str, question: str) -> str:
+    """TRUE when ``value`` matches the whole of ``question`` (a regex starting with ``^``;
+    ``\\z`` is appended here), NULL for NULL: every fast path's question."""
+    return f"REGEXP_MATCHES({value}, '{question}\\z')"
+
+
+def flag_sql(value: str, question: str) -> str:
+    """:func:`question_sql` as a column of its own (FALSE for NULL), for the macros that read the
+    answer instead of asking again (@amount_is_plain, @date_is_iso)."""
+    return f"COALESCE({question_sql(value, question)}, FALSE)"
+
+
+def fast_path(value: str, question: str, fast: str, slow: str, answer: str | None = None) -> str:
+    """``fast`` when ``value`` answers ``question`` (:func:`question_sql`), else ``slow``: the one
+    shape of every fast path below. ``answer``: the question already asked (a :func:`flag_sql`
+    column) of this value or of the raw value it came from, where a yes means the two are equal
+    (a plain amount or an ISO date is its own normal form): read instead of asking again."""
+    condition = question_sql(value, question) if answer is None else answer
+    return f"CASE WHEN {condition} THEN {fast} ELSE {slow} END"
 
 
 def text_slow_sql(raw: str) -> str:
@@ -123,13 +142,13 @@ ISO_DATE = "^[0-9]{4}-[0-9]{2}-[0-9]{2}"
 def date_is_iso_sql(raw: str) -> str:
     """TRUE when the raw value is exactly ``YYYY-MM-DD`` (no whitespace): asked once per value,
     then read by :func:`date_text_sql` and :func:`date_from_text_sql` (FALSE for NULL)."""
-    return f"COALESCE(REGEXP_MATCHES({raw}, '{ISO_DATE}\\z'), FALSE)"
+    return flag_sql(raw, ISO_DATE)
 
 
 def date_text_sql(raw: str, iso: str) -> str:
     """The raw date text-normalised (:func:`text_sql`). Fast path: an ISO value is its own
     normal form (digits and '-' only)."""
-    return f"CASE WHEN {iso} THEN {raw} ELSE {text_sql(raw)} END"
+    return fast_path(raw, ISO_DATE, raw, text_sql(raw), iso)
 
 
 def date_from_text_slow_sql(text: str) -> str:
@@ -152,7 +171,7 @@ def date_from_text_sql(text: str, iso: str | None = None) -> str:
     slow = date_from_text_slow_sql(text)
     if iso is None:
         return slow
-    return f"CASE WHEN {iso} THEN TRY_CAST({text} AS DATE) ELSE {slow} END"
+    return fast_path(text, ISO_DATE, f"TRY_CAST({text} AS DATE)", slow, iso)
 
 
 @macro()
@@ -178,7 +197,7 @@ def date_text(evaluator, value: exp.Expression, iso: exp.Expression) -> str:
 def date_from_text(evaluator, text: exp.Expression, iso: exp.Expression = None) -> str:
     """@parse_date over a value already text-normalised (@date_text or @normalize_text, computed
     once), given the raw value's @date_is_iso flag when there is one."""
-    return date_from_text_sql(_sql(evaluator, text), None if iso is None else _sql(evaluator, iso))
+    return date_from_text_sql(_sql(evaluator, text), _optional(evaluator, iso))
 
 
 @macro()
@@ -206,12 +225,7 @@ PLAIN_AMOUNT = "^[0-9]+([.][0-9]+)?"
 
 def amount_is_plain_sql(raw: str) -> str:
     """TRUE when the raw value is a plain amount (FALSE for NULL)."""
-    return f"COALESCE(REGEXP_MATCHES({raw}, '{PLAIN_AMOUNT}\\z'), FALSE)"
-
-
-def _plain_or_asked(value: str, plain: str | None) -> str:
-    """The plain-amount flag given (a column), or the question asked of ``value`` here."""
-    return plain if plain is not None else amount_is_plain_sql(value)
+    return flag_sql(raw, PLAIN_AMOUNT)
 
 
 def amount_text_slow_sql(raw: str) -> str:
@@ -220,8 +234,7 @@ def amount_text_slow_sql(raw: str) -> str:
 
 def amount_text_sql(raw: str, plain: str | None = None) -> str:
     """Fast path: a plain amount has no whitespace and no ',' to drop."""
-    slow = amount_text_slow_sql(raw)
-    return f"CASE WHEN {_plain_or_asked(raw, plain)} THEN {raw} ELSE {slow} END"
+    return fast_path(raw, PLAIN_AMOUNT, raw, amount_text_slow_sql(raw), plain)
 
 
 def amount_integer_slow_sql(text: str) -> str:
@@ -233,8 +246,7 @@ def amount_integer_sql(text: str, plain: str | None = None) -> str:
     integer part is everything before its '.' (or all of it). ``plain``: the raw value's flag
     (a plain raw value is its own text)."""
     integer = f"LTRIM(SPLIT_PART({text}, '.', 1), '0')"
-    slow = amount_integer_slow_sql(text)
-    return f"CASE WHEN {_plain_or_asked(text, plain)} THEN {integer} ELSE {slow} END"
+    return fast_path(text, PLAIN_AMOUNT, integer, amount_integer_slow_sql(text), plain)
 
 
 def amount_fraction_slow_sql(text: str) -> str:
@@ -245,8 +257,7 @@ def amount_fraction_sql(text: str, plain: str | None = None) -> str:
     """Fraction digits as delivered ('' when none). Fast path: a plain amount's fraction is
     everything after its '.' ('' without one)."""
     fraction = f"SPLIT_PART({text}, '.', 2)"
-    slow = amount_fraction_slow_sql(text)
-    return f"CASE WHEN {_plain_or_asked(text, plain)} THEN {fraction} ELSE {slow} END"
+    return fast_path(text, PLAIN_AMOUNT, fraction, amount_fraction_slow_sql(text), plain)
 
 
 def amount_parseable_slow_sql(text: str) -> str:
@@ -257,7 +268,7 @@ def amount_parseable_sql(text: str, plain: str | None = None) -> str:
     """The grammar's answer; a plain amount follows it (no question asked: a CASE, as OR may
     evaluate both sides)."""
     slow = amount_parseable_slow_sql(text)
-    return slow if plain is None else f"CASE WHEN {plain} THEN TRUE ELSE {slow} END"
+    return slow if plain is None else fast_path(text, PLAIN_AMOUNT, "TRUE", slow, plain)
 
 
 def amount_negative_sql(text: str, integer: str, fraction: str) -> str:
@@ -313,10 +324,6 @@ def amount_value_sql(
         f"AND LENGTH({fraction}) <= 2"
     )
     return f"CASE WHEN {exact} THEN CAST({text} AS DECIMAL(18, 2)) ELSE {slow} END"
-
-
-def _optional(evaluator, value: exp.Expression | None) -> str | None:
-    return None if value is None else _sql(evaluator, value)
 
 
 @macro()
